@@ -1,0 +1,93 @@
+"""The dataset mean that Hide-and-Seek fills hidden pixels with (paper, section 3.1.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+
+def _image_of(element: Any) -> tf.Tensor:
+    if isinstance(element, dict):
+        if "image" not in element:
+            raise ValueError(
+                "Dataset elements that are dicts must have an 'image' key. "
+                f"Received keys: {sorted(element)}"
+            )
+        return element["image"]
+    if isinstance(element, tuple | list):
+        return element[0]
+    return element
+
+
+def compute_dataset_moments(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray, int]:
+    """Exact per-channel mean and standard deviation over every pixel of a finite dataset.
+
+    Accumulates in float64 inside the `tf.data` graph (`Dataset.reduce`), so it is exact for uint8 data and
+    fast on large datasets. Images may have different sizes: every pixel weighs the same.
+
+    Args:
+        dataset: a finite `tf.data.Dataset` of images (H, W, C) or batches (B, H, W, C), or of tuples whose
+            first item is the image, or of dicts with an "image" key.
+
+    Returns:
+        (mean (C,), std (C,), number of pixels), NumPy float64 arrays and an int.
+
+    Raises:
+        TypeError: `dataset` is not a `tf.data.Dataset`.
+        ValueError: the images are not rank 3/4, or the dataset holds no pixel.
+    """
+    if not isinstance(dataset, tf.data.Dataset):
+        raise TypeError(f"`dataset` must be a tf.data.Dataset. Received: dataset={dataset!r}")
+    # map() spreads tuple elements over positional arguments.
+    images = dataset.map(lambda *element: _image_of(element[0] if len(element) == 1 else element))
+    spec = images.element_spec
+    if spec.shape.rank not in (3, 4):
+        raise ValueError(
+            "Dataset images must be (H, W, C) or batches (B, H, W, C). "
+            f"Received: element shape={spec.shape}"
+        )
+    channels = spec.shape[-1]
+    if channels is None:
+        raise ValueError("Dataset images must have a known channel count (static last dimension).")
+
+    def moments(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        pixels = tf.reshape(tf.cast(image, tf.float64), [-1, channels])
+        return (
+            tf.reduce_sum(pixels, axis=0),
+            tf.reduce_sum(tf.square(pixels), axis=0),
+            tf.cast(tf.shape(pixels)[0], tf.int64),
+        )
+
+    zeros = tf.zeros([channels], tf.float64)
+    total, total_sq, count = images.map(moments).reduce(
+        (zeros, zeros, tf.constant(0, tf.int64)),
+        lambda acc, m: (acc[0] + m[0], acc[1] + m[1], acc[2] + m[2]),
+    )
+    count = int(count.numpy())
+    if count == 0:
+        raise ValueError("`dataset` holds no pixel: cannot compute a mean of an empty dataset.")
+    mean = total.numpy() / count
+    var = np.maximum(total_sq.numpy() / count - mean**2, 0.0)
+    return mean, np.sqrt(var), count
+
+
+def compute_dataset_mean(dataset: tf.data.Dataset) -> np.ndarray:
+    """Exact per-channel mean over every pixel of a finite `tf.data` dataset (float64 accumulation).
+
+    This is the paper's mu = (1 / N_pixels) sum_j x_j: the value Hide-and-Seek fills hidden cells with, in the
+    same units as the images at the point of hiding.
+
+    Args:
+        dataset: a finite dataset of images, batches of images, `(image, ...)` tuples, or dicts with "image";
+            images may differ in size.
+
+    Returns:
+        NumPy float64 array of shape (C,).
+
+    Example:
+        >>> mean = compute_dataset_mean(train_ds.map(lambda x: x["image"]))
+        >>> hidden = hide_patches(images, 16, fill_value=mean)
+    """
+    return compute_dataset_moments(dataset)[0]

@@ -1,0 +1,251 @@
+"""Hide-and-Seek: hide random grid cells of images (or feature maps) with a fill value.
+
+References:
+    Singh, Yu, Sarmasi, Pradeep, Lee. "Hide-and-Seek: A Data Augmentation Technique for Weakly-Supervised
+    Localization and Beyond." arXiv:1811.02545 (extends Singh & Lee, ICCV 2017), section 3.1.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+_INT32_MAX = 2**31 - 1
+# Pinned: the default picks another algorithm under XLA, and a seed must mean the same masks everywhere.
+_RNG = "philox"
+
+PatchSizes = int | Sequence[int]
+
+
+def validate_patch_sizes(patch_sizes: Any) -> tuple[int, ...]:
+    """Returns `patch_sizes` as a tuple of non-negative ints (0 = no hiding).
+
+    Raises:
+        TypeError: an entry is not an integer.
+        ValueError: the sequence is empty or an entry is negative.
+    """
+    if isinstance(patch_sizes, numbers.Integral) and not isinstance(patch_sizes, bool):
+        sizes = (patch_sizes,)
+    elif isinstance(patch_sizes, str) or not isinstance(patch_sizes, Sequence | np.ndarray):
+        raise TypeError(
+            "`patch_sizes` must be an int or a sequence of ints (cell sides in pixels, 0 = no hiding). "
+            f"Received: patch_sizes={patch_sizes!r}"
+        )
+    else:
+        sizes = tuple(patch_sizes)
+    if not sizes:
+        raise ValueError(
+            f"`patch_sizes` must not be empty (use 0 for 'no hiding'). Received: patch_sizes={patch_sizes!r}"
+        )
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+            raise TypeError(
+                f"`patch_sizes` entries must be integers. Received: patch_sizes={patch_sizes!r}"
+            )
+        if size < 0:
+            raise ValueError(
+                "`patch_sizes` entries must be >= 0 (0 = no hiding). "
+                f"Received: patch_sizes={patch_sizes!r}"
+            )
+    return tuple(int(s) for s in sizes)
+
+
+def validate_hide_prob(hide_prob: Any) -> float:
+    """Returns `hide_prob` as a float in [0, 1]; raises otherwise."""
+    if isinstance(hide_prob, bool) or not isinstance(hide_prob, numbers.Real):
+        raise TypeError(
+            f"`hide_prob` must be a number in [0, 1]. Received: hide_prob={hide_prob!r}"
+        )
+    if not 0.0 <= float(hide_prob) <= 1.0:
+        raise ValueError(f"`hide_prob` must be in [0, 1]. Received: hide_prob={hide_prob!r}")
+    return float(hide_prob)
+
+
+def validate_fill_value(fill_value: Any) -> tuple[float, ...]:
+    """Returns `fill_value` as a tuple of floats (length 1 = same value for every channel)."""
+    values = np.asarray(fill_value, dtype=object).reshape(-1) if fill_value is not None else []
+    if len(values) == 0 or np.ndim(fill_value) > 1:
+        raise ValueError(
+            "`fill_value` must be a scalar or one value per channel. "
+            f"Received: fill_value={fill_value!r}"
+        )
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(float(v)):
+            raise TypeError(
+                f"`fill_value` must hold finite numbers. Received: fill_value={fill_value!r}"
+            )
+        out.append(float(v))
+    return tuple(out)
+
+
+def _fill_tensor(fill: tuple[float, ...], channels: int | None, dtype: tf.DType) -> tf.Tensor:
+    """The fill as a broadcastable tensor in the images' dtype (rounded for integer images)."""
+    if channels is not None and len(fill) not in (1, channels):
+        raise ValueError(
+            f"`fill_value` must have 1 or C={channels} values (one per channel). "
+            f"Received: fill_value={list(fill)!r}"
+        )
+    if dtype.is_integer:
+        rounded = [float(np.round(v)) for v in fill]
+        if min(rounded) < dtype.min or max(rounded) > dtype.max:
+            raise ValueError(
+                f"`fill_value` must be representable in the images' dtype {dtype.name} "
+                f"[{dtype.min}, {dtype.max}]. Received: fill_value={list(fill)!r}"
+            )
+        fill = tuple(rounded)
+    return tf.cast(tf.constant(fill, dtype=tf.float64), dtype)
+
+
+def _check_images(images: Any) -> tf.Tensor:
+    images = tf.convert_to_tensor(images)
+    if not (images.dtype.is_floating or images.dtype.is_integer) or images.dtype == tf.bool:
+        raise TypeError(
+            "`images` must have a numeric dtype (uint8, float16, bfloat16, float32, ...). "
+            f"Received: images.dtype={images.dtype.name}"
+        )
+    if images.shape.rank not in (3, 4):
+        raise ValueError(
+            "`images` must be one image (H, W, C) or a batch (B, H, W, C). "
+            f"Received: images.shape={images.shape}"
+        )
+    return images
+
+
+def _resolve_seed(seed: Any) -> tf.Tensor:
+    """A [2] integer stateless seed: the given one, or a fresh draw from TF's (globally seedable) RNG."""
+    if seed is None:
+        return tf.random.uniform([2], maxval=_INT32_MAX, dtype=tf.int32)
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return tf.constant([0, int(seed)], dtype=tf.int64)
+    seed = tf.convert_to_tensor(seed)
+    if not seed.dtype.is_integer or seed.shape.rank != 1 or seed.shape[0] not in (None, 2):
+        raise ValueError(
+            "`seed` must be None, an int, or a stateless seed: an int tensor of shape [2]. "
+            f"Received: seed={seed!r}"
+        )
+    return tf.cast(seed, tf.int64)
+
+
+def hidden_cell_mask(
+    batch_size: tf.Tensor,
+    height: tf.Tensor,
+    width: tf.Tensor,
+    patch_sizes: PatchSizes = 16,
+    hide_prob: float = 0.5,
+    seed: Any = None,
+) -> tf.Tensor:
+    """Boolean hidden-pixel mask (B, H, W) of the Hide-and-Seek grid, one random grid per image.
+
+    Each image draws its cell side N uniformly from `patch_sizes` (0 = nothing hidden); cells are N x N from the
+    top-left corner, clipped at the right and bottom edges; each cell is hidden with probability `hide_prob`.
+    The mask is a pure function of (shape, arguments, seed).
+
+    Args:
+        batch_size, height, width: scalar int tensors (or ints).
+        patch_sizes: an int or a sequence of ints, see `hide_patches`.
+        hide_prob: probability of hiding each cell.
+        seed: None, an int, or a [2] int stateless seed.
+
+    Returns:
+        A bool tensor (batch_size, height, width).
+    """
+    sizes = validate_patch_sizes(patch_sizes)
+    hide_prob = validate_hide_prob(hide_prob)
+    seed = _resolve_seed(seed)
+    size_seed, cell_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2, alg=_RNG))
+    nonzero = [s for s in sizes if s > 0]
+    if not nonzero or hide_prob == 0.0:
+        return tf.zeros([batch_size, height, width], dtype=tf.bool)
+
+    # One random grid at the finest cell size; an image with coarser cells uses its first rows/columns.
+    smallest = min(nonzero)
+    grid_h = (height + smallest - 1) // smallest
+    grid_w = (width + smallest - 1) // smallest
+    cell_hidden = (
+        tf.random.stateless_uniform([batch_size, grid_h, grid_w], seed=cell_seed, alg=_RNG)
+        < hide_prob
+    )
+    # Pixel -> cell assignment as one-hot matrices; mask = rows @ cells @ cols^T is exactly 0/1. This beats
+    # gathers and broadcast-reshapes on CPU, and XLA fuses it into a few small matmuls.
+    if len(sizes) == 1:
+        side = tf.constant([[sizes[0]]])  # one assignment, broadcast over the batch by matmul
+        hides = None
+    else:
+        choice = tf.random.stateless_uniform(
+            [batch_size], seed=size_seed, minval=0, maxval=len(sizes), dtype=tf.int32, alg=_RNG
+        )
+        side = tf.gather(tf.constant(sizes, tf.int32), choice)  # (B,)
+        hides = side > 0
+        side = tf.where(hides, side, smallest)[:, None]  # any in-grid side; masked out below
+    row_cells = tf.one_hot(tf.range(height)[None, :] // side, grid_h)  # (B or 1, H, grid_h)
+    col_cells = tf.one_hot(tf.range(width)[None, :] // side, grid_w)  # (B or 1, W, grid_w)
+    cells = tf.cast(cell_hidden, row_cells.dtype)
+    mask = tf.matmul(tf.matmul(row_cells, cells), col_cells, transpose_b=True) > 0.5
+    return mask if hides is None else tf.logical_and(mask, hides[:, None, None])
+
+
+def hide_patches(
+    images: Any,
+    patch_sizes: PatchSizes = 16,
+    hide_prob: float = 0.5,
+    fill_value: float | Sequence[float] = 0.0,
+    seed: Any = None,
+    return_mask: bool = False,
+) -> tf.Tensor | tuple[tf.Tensor, tf.Tensor]:
+    """Hides random grid cells of each image with `fill_value` (Hide-and-Seek, section 3.1).
+
+    Every image gets its own random grid: its cell side N is drawn uniformly from `patch_sizes` and each N x N cell
+    (from the top-left corner, clipped at the right/bottom edges; N larger than a side gives one cell) is hidden
+    independently with probability `hide_prob`. Hidden pixels are set exactly to `fill_value` (rounded to the nearest
+    integer for integer images); visible pixels are returned bit-identical. Works on feature maps too (any C): all
+    channels of a cell are hidden together.
+
+    Use it at training time only; the paper feeds full images at test time. For the paper's fill, pass the
+    per-channel training-set mean in the images' own units (see `compute_dataset_mean`).
+
+    Args:
+        images: (H, W, C) or (B, H, W, C), any H, W and C >= 1, numeric dtype (uint8, float16, bfloat16,
+            float32, ...).
+        patch_sizes: cell side N in pixels, or a sequence of sides from which each image draws its own;
+            0 means "no hiding" for the images that draw it (e.g. `(16, 32, 44, 56, 0)` is the paper's mixed
+            setting at 224 px).
+        hide_prob: probability of hiding each cell, in [0, 1].
+        fill_value: scalar or one value per channel, in the images' own units.
+        seed: None for fresh randomness on every call (drawn from TF's RNG, so `tf.random.set_seed` makes a
+            program reproducible), or a stateless seed (int, or int tensor of shape [2]): the output is then a
+            pure function of (images, seed), whatever else runs before or around it.
+        return_mask: also return the boolean hidden-pixel mask, (B, H, W) or (H, W).
+
+    Returns:
+        The images with hidden cells, same shape and dtype; and the mask if `return_mask`.
+
+    Raises:
+        TypeError: non-numeric images, non-integer patch sizes, non-numeric fill or probability.
+        ValueError: rank other than 3 or 4, `hide_prob` outside [0, 1], negative or empty `patch_sizes`,
+            `fill_value` whose length is neither 1 nor C (or not representable in an integer dtype).
+
+    Example:
+        >>> images = tf.zeros([8, 64, 64, 3])
+        >>> hidden = hide_patches(images, patch_sizes=(16, 32, 0), fill_value=[122.5, 114.2, 101.3],
+        ...                       seed=[0, 42])
+    """
+    images = _check_images(images)
+    validate_patch_sizes(patch_sizes)
+    validate_hide_prob(hide_prob)
+    fill = _fill_tensor(validate_fill_value(fill_value), images.shape[-1], images.dtype)
+
+    single = images.shape.rank == 3
+    batch = images[None] if single else images
+    shape = tf.shape(batch)
+    mask = hidden_cell_mask(shape[0], shape[1], shape[2], patch_sizes, hide_prob, seed)
+    if len(fill.shape) and fill.shape[0] > 1:
+        fill = tf.reshape(fill, [1, 1, 1, -1])
+    hidden = tf.where(mask[..., None], fill, batch)
+    if single:
+        hidden, mask = hidden[0], mask[0]
+    return (hidden, mask) if return_mask else hidden

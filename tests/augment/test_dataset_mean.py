@@ -1,0 +1,70 @@
+"""`compute_dataset_mean`: the exact per-pixel mean the paper fills hidden cells with."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from hide_and_seek_tf import compute_dataset_mean
+from hide_and_seek_tf.dataset_mean import compute_dataset_moments
+
+
+def _mixed_size_images():
+    rng = np.random.default_rng(0)
+    sizes = [(17, 23), (64, 64), (5, 80), (31, 9), (64, 64)]
+    return [rng.integers(0, 256, size=(h, w, 3)).astype(np.uint8) for h, w in sizes]
+
+
+def _ragged_dataset(images):
+    return tf.data.Dataset.from_generator(
+        lambda: iter(images), output_signature=tf.TensorSpec([None, None, 3], tf.uint8)
+    )
+
+
+def test_equals_numpy_over_every_pixel_with_mixed_sizes():
+    images = _mixed_size_images()
+    expected = np.concatenate([im.reshape(-1, 3) for im in images]).astype(np.float64).mean(0)
+    np.testing.assert_allclose(compute_dataset_mean(_ragged_dataset(images)), expected, rtol=1e-6)
+    # Weighted by pixels, not the mean of per-image means.
+    per_image = np.mean([im.reshape(-1, 3).mean(0) for im in images], axis=0)
+    assert not np.allclose(per_image, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("wrap", ["tuple", "dict", "batched"])
+def test_accepts_tuples_dicts_and_batches(wrap):
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(10, 8, 6, 3)).astype(np.uint8)
+    ds = tf.data.Dataset.from_tensor_slices(images)
+    if wrap == "tuple":
+        ds = tf.data.Dataset.zip((ds, tf.data.Dataset.range(10)))
+    elif wrap == "dict":
+        ds = ds.map(lambda x: {"image": x, "label": 0})
+    else:
+        ds = ds.batch(3)
+    expected = images.reshape(-1, 3).astype(np.float64).mean(0)
+    np.testing.assert_allclose(compute_dataset_mean(ds), expected, rtol=1e-6)
+
+
+def test_float64_accumulation_is_exact_on_large_uint8_data():
+    # 2**25 pixels of 255 and 1: a float32 running sum would lose the odd ones.
+    ones = tf.data.Dataset.from_tensors(tf.fill([2048, 2048, 1], tf.constant(1, tf.uint8)))
+    data = ones.concatenate(
+        tf.data.Dataset.from_tensors(tf.fill([2048, 2048, 1], tf.constant(254, tf.uint8)))
+    ).repeat(4)
+    assert compute_dataset_mean(data)[0] == 127.5
+
+
+def test_std_matches_numpy():
+    images = _mixed_size_images()
+    pixels = np.concatenate([im.reshape(-1, 3) for im in images]).astype(np.float64)
+    mean, std, count = compute_dataset_moments(_ragged_dataset(images))
+    np.testing.assert_allclose(std, pixels.std(0), rtol=1e-6)
+    assert count == len(pixels)
+
+
+def test_bad_inputs():
+    with pytest.raises(TypeError, match="tf.data.Dataset"):
+        compute_dataset_mean(np.zeros((2, 4, 4, 3)))
+    with pytest.raises(ValueError, match="no pixel"):
+        compute_dataset_mean(tf.data.Dataset.from_tensor_slices(np.zeros((0, 4, 4, 3))))
+    with pytest.raises(ValueError, match="'image' key"):
+        compute_dataset_mean(tf.data.Dataset.from_tensors({"img": tf.zeros([2, 2, 3])}))
