@@ -12,6 +12,13 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TINY_IMAGENET_SUBSET = SHARED_DATA / "tiny-imagenet-200-subset.zip"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_mean_cache(tmp_path_factory):
+    """Keeps the dataset-mean cache of training runs out of the user's ~/.cache during tests."""
+    os.environ["HIDE_AND_SEEK_CACHE"] = str(tmp_path_factory.mktemp("mean_cache"))
+    yield
+
+
 @pytest.fixture
 def tiny_imagenet_subset() -> Path:
     """The real Tiny ImageNet subset kept beside the project; skips when it is absent."""

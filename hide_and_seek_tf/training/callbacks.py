@@ -1,0 +1,217 @@
+"""Resumable training state and per-epoch records, written atomically.
+
+Keras's `BackupAndRestore` writes its weights and metadata in place (a kill during a save can leave
+them corrupt or out of step) and restarts an interrupted epoch from its first batch. `RunRecorder`
+saves the same state (model and optimizer variables) under a new name, then atomically points
+`backup/state.json` at it, so a SIGKILL at any instant leaves a consistent state; the state records
+the global step, so a resumed run finishes the interrupted epoch instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from hide_and_seek_tf._io import (
+    atomic_path,
+    save_model_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
+from hide_and_seek_tf.training.run_dir import BACKUP_DIR, CHECKPOINTS_DIR, HISTORY_FILE
+
+STATE_FILE = "state.json"
+KEEP_CHECKPOINTS = 3
+
+
+def read_state(run_dir: str | Path) -> dict[str, Any] | None:
+    """The saved training state of a run (`backup/state.json`), or None when there is none."""
+    path = Path(run_dir) / BACKUP_DIR / STATE_FILE
+    if not path.is_file():
+        return None
+    state = json.loads(path.read_text())
+    if not (Path(run_dir) / BACKUP_DIR / state["weights"]).is_file():
+        raise FileNotFoundError(
+            f"The training state {path} names {state['weights']!r}, which is missing from "
+            f"{path.parent}: the backup is damaged."
+        )
+    return state
+
+
+def restore_state(model: keras.Model, run_dir: str | Path) -> dict[str, Any] | None:
+    """Loads the saved model and optimizer variables into `model`; returns the state, or None.
+
+    `model` must be built and compiled (its optimizer's variables are created before loading).
+    """
+    state = read_state(run_dir)
+    if state is None:
+        return None
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(Path(run_dir) / BACKUP_DIR / state["weights"])
+    return state
+
+
+def history_csv(rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV text: "epoch" first, then the other columns in sorted order."""
+    columns = ["epoch"] + sorted({key for row in rows for key in row} - {"epoch"})
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def _scalar(value: Any) -> float | str:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """Writes history.csv, epoch checkpoints and the resumable state into a run directory.
+
+    Every `backup_every` steps and at every epoch end it saves the model and optimizer variables to
+    `backup/state-<step>.weights.h5` and then `backup/state.json` (global step, epoch, history so far);
+    at every epoch end it also appends a row to history.csv and saves `checkpoints/epoch-NNN.keras`
+    (the last `KEEP_CHECKPOINTS` are kept). Every file is written to a temporary name and renamed.
+
+    Args:
+        write_dir: the run directory (a throw-away directory on non-chief workers).
+        steps_per_epoch: steps in one epoch.
+        backup_every: steps between state saves.
+        global_step: steps already done (non-zero when resuming).
+        history: rows of the epochs already done (when resuming).
+    """
+
+    def __init__(
+        self,
+        write_dir: str | Path,
+        steps_per_epoch: int,
+        backup_every: int,
+        global_step: int = 0,
+        history: list[dict[str, Any]] | None = None,
+    ):
+        super().__init__()
+        self.write_dir = Path(write_dir)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.backup_every = int(backup_every)
+        self.global_step = int(global_step)
+        self.history = list(history or [])
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.write_dir / BACKUP_DIR
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.global_step += 1
+        # Epoch ends save in on_epoch_end, after the history row is complete.
+        if self.global_step % self.backup_every == 0 and self.global_step % self.steps_per_epoch:
+            self.save_state()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        row: dict[str, Any] = {"epoch": int(epoch)}
+        for key, value in (logs or {}).items():
+            row[key] = _scalar(value)
+        row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        row["global_step"] = self.global_step
+        self.history = [r for r in self.history if r["epoch"] < epoch] + [row]
+        self.write_history()
+        self.save_checkpoint(epoch)
+        self.save_state()
+
+    def write_history(self) -> None:
+        """Rewrites history.csv from the rows so far (atomically)."""
+        write_text_atomic(self.write_dir / HISTORY_FILE, history_csv(self.history))
+
+    def save_checkpoint(self, epoch: int) -> None:
+        folder = self.write_dir / CHECKPOINTS_DIR
+        save_model_atomic(self.model, folder / f"epoch-{epoch + 1:03d}.keras")
+        for old in sorted(folder.glob("epoch-*.keras"))[:-KEEP_CHECKPOINTS]:
+            old.unlink(missing_ok=True)
+
+    def save_state(self) -> None:
+        """Saves the variables, then points state.json at them; older weight files are removed."""
+        name = f"state-{self.global_step:09d}.weights.h5"
+        with atomic_path(self.backup_dir / name, suffix=".weights.h5") as tmp:
+            self.model.save_weights(tmp)
+        epoch, step = divmod(self.global_step, self.steps_per_epoch)
+        write_json_atomic(
+            self.backup_dir / STATE_FILE,
+            {
+                "global_step": self.global_step,
+                "epoch": epoch,
+                "step": step,
+                "steps_per_epoch": self.steps_per_epoch,
+                "weights": name,
+                "history": self.history,
+            },
+        )
+        for old in self.backup_dir.glob("state-*.weights.h5"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+
+    def remove_state(self) -> None:
+        """Deletes the backup folder (after the final model is saved)."""
+        shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+
+class EpochSummaries(keras.callbacks.Callback):
+    """TensorBoard scalars per epoch, written with TensorFlow alone (no `tensorboard` package).
+
+    Same layout as `keras.callbacks.TensorBoard`: `log_dir/train` and `log_dir/validation`, tags
+    `epoch_loss`, `epoch_accuracy`, ..., plus `epoch_learning_rate`; view with
+    `tensorboard --logdir RUN/logs`.
+    """
+
+    def __init__(self, log_dir: str | Path):
+        super().__init__()
+        self.log_dir = Path(log_dir)
+        self._writers: dict[str, Any] = {}
+        self._metadata = tf.compat.v1.SummaryMetadata()
+        self._metadata.plugin_data.plugin_name = "scalars"
+
+    def _writer(self, name: str):
+        if name not in self._writers:
+            self._writers[name] = tf.summary.create_file_writer(str(self.log_dir / name))
+        return self._writers[name]
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = dict(logs or {})
+        logs["learning_rate"] = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        for key, value in logs.items():
+            split, tag = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            with self._writer(split).as_default():
+                tf.summary.write(
+                    f"epoch_{tag}", tf.constant(float(value)), step=epoch, metadata=self._metadata
+                )
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+
+def epochs_done(state: dict[str, Any] | None, steps_per_epoch: int) -> tuple[int, int]:
+    """(epoch, step within it) at which a run with saved `state` continues."""
+    if not state:
+        return 0, 0
+    if state["steps_per_epoch"] != steps_per_epoch:
+        raise ValueError(
+            f"The saved state was taken with steps_per_epoch={state['steps_per_epoch']}; this run has "
+            f"steps_per_epoch={steps_per_epoch}. Resume with the same data, batch size and "
+            "`steps_per_epoch`."
+        )
+    epoch, step = divmod(int(state["global_step"]), steps_per_epoch)
+    return epoch, step

@@ -1,0 +1,580 @@
+"""`train(config)`: data -> dataset mean -> model -> fit, writing a resumable run directory."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import hide_and_seek_tf
+from hide_and_seek_tf._io import save_model_atomic, write_json_atomic, write_text_atomic
+from hide_and_seek_tf.data import load_dataset, make_pipeline
+from hide_and_seek_tf.models import build_model
+from hide_and_seek_tf.training.callbacks import (
+    EpochSummaries,
+    RunRecorder,
+    epochs_done,
+    history_csv,
+    read_state,
+    restore_state,
+)
+from hide_and_seek_tf.training.config import (
+    PAPER_FINAL_LR_FACTOR,
+    RECIPES,
+    TrainConfig,
+    config_differences,
+)
+from hide_and_seek_tf.training.run_dir import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    LOGS_DIR,
+    MEAN_FILE,
+    MODEL_FILE,
+    dataset_statistics,
+    is_empty_dir,
+    read_json,
+)
+
+logger = logging.getLogger("hide_and_seek_tf.training")
+
+_SHARD_OPTIONS = tf.data.Options()
+# DATA sharding: every worker reads everything and keeps its slice of each global batch; the sources
+# here are not file lists (synthetic data is rendered, Tiny ImageNet is one zip).
+_SHARD_OPTIONS.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+
+
+# === Devices and strategies ===
+def configure_cpu_devices(count: int) -> None:
+    """Splits the first physical CPU into `count` logical devices (to try MirroredStrategy on a CPU).
+
+    Must run before TensorFlow initialises its devices, i.e. before any other TF op in the process.
+
+    Raises:
+        ValueError: `count` is not a positive int.
+        RuntimeError: TensorFlow's devices are already initialised.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"`count` must be a positive int. Received: count={count!r}")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+        )
+    except RuntimeError as e:
+        raise RuntimeError(
+            f"Cannot split the CPU into {count} logical devices: TensorFlow is already initialised "
+            "in this process. Do it first thing (train.py --cpu-devices N)."
+        ) from e
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """The `tf.distribute` strategy for `TrainConfig.strategy`.
+
+    "mirrored" replicates over every GPU, or over every logical CPU device when there is no GPU.
+    "multi-worker" reads the cluster from the `TF_CONFIG` environment variable.
+
+    Raises:
+        ValueError: an unknown name, or "multi-worker" without `TF_CONFIG`.
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if name == "multi-worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ValueError(
+                "`strategy`='multi-worker' needs the cluster in the TF_CONFIG environment variable, "
+                'e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", '
+                '"index": 0}}. Received: TF_CONFIG unset'
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"Unknown `strategy`. Received: strategy={name!r}")
+
+
+def _is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True for the worker that writes the run directory (the chief, else worker 0)."""
+    if not _is_multi_worker(strategy):
+        return True
+    resolver = strategy.cluster_resolver
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def _all_agree(strategy: tf.distribute.Strategy, ok: bool) -> bool:
+    """True when every worker passes `ok=True` (a collective, so one worker's failure stops all)."""
+    if not _is_multi_worker(strategy):
+        return ok
+
+    @tf.function
+    def failures(flag: tf.Tensor) -> tf.Tensor:
+        per_replica = strategy.run(lambda: tf.identity(flag))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    return float(failures(tf.constant(0.0 if ok else 1.0))) == 0.0
+
+
+# === Data ===
+def _load(config: TrainConfig, split: str, num_images: int | None):
+    return load_dataset(
+        config.data,
+        split,
+        classes=list(config.classes) if isinstance(config.classes, tuple) else config.classes,
+        max_per_class=config.max_per_class if split == "train" else None,
+        num_images=num_images,
+        image_size=config.image_size,
+        seed=config.seed,
+        data_dir=config.data_dir,
+    )
+
+
+def _count(ds: tf.data.Dataset) -> int:
+    return int(ds.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1).numpy())
+
+
+def _val_images(config: TrainConfig) -> int | None:
+    # Synthetic validation scales with the training set (4:1, the demo's 4000:1000).
+    if config.data_kind == "synthetic":
+        return max(config.batch_size, config.num_images // 4)
+    return None
+
+
+# === Model ===
+def make_lr_schedule(
+    config: TrainConfig, total_steps: int
+) -> keras.optimizers.schedules.LearningRateSchedule:
+    """The learning rate of `config.schedule` over `total_steps` optimizer steps.
+
+    "paper": lr * PAPER_FINAL_LR_FACTOR ** (step / total_steps), a smooth exponential decay from lr
+    to lr / 100 (0.01 -> 0.0001 at the default lr). "adam": a cosine decay from lr to lr / 100.
+    """
+    lr, total_steps = config.recipe_value("lr"), max(1, int(total_steps))
+    if config.schedule == "paper":
+        return keras.optimizers.schedules.ExponentialDecay(
+            lr, decay_steps=total_steps, decay_rate=PAPER_FINAL_LR_FACTOR
+        )
+    return keras.optimizers.schedules.CosineDecay(
+        lr, decay_steps=total_steps, alpha=PAPER_FINAL_LR_FACTOR
+    )
+
+
+def make_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
+    """The optimizer of `config.schedule` with `make_lr_schedule`'s decay over `total_steps`.
+
+    "paper": SGD with momentum 0.9; "adam": Adam. Weight decay (`config.weight_decay` or the
+    recipe's) is decoupled and skips biases and batch-norm parameters.
+    """
+    schedule = make_lr_schedule(config, total_steps)
+    weight_decay = config.recipe_value("weight_decay") or None
+    if config.schedule == "paper":
+        optimizer = keras.optimizers.SGD(
+            schedule, momentum=RECIPES["paper"]["momentum"], weight_decay=weight_decay
+        )
+    else:
+        optimizer = keras.optimizers.Adam(schedule, weight_decay=weight_decay)
+    if weight_decay:
+        optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer
+
+
+@contextlib.contextmanager
+def _dtype_policy(mixed_precision: bool) -> Iterator[None]:
+    """Sets the global Keras dtype policy for the block and restores the previous one."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+# === Run directory ===
+def _versions() -> dict[str, str]:
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "hide_and_seek_tf": hide_and_seek_tf.__version__,
+        "python": sys.version.split()[0],
+    }
+
+
+def _check_run_dir(config: TrainConfig) -> None:
+    """Refuses to overwrite a run, or to resume one with different settings."""
+    run_dir = Path(config.run_dir)
+    if not config.resume:
+        if not is_empty_dir(run_dir):
+            raise FileExistsError(
+                f"Run directory {run_dir} is not empty. Resume it with --resume (`resume=True`) or "
+                "choose a new --run-dir; nothing was changed."
+            )
+        return
+    saved = read_json(run_dir / CONFIG_FILE, "run config to resume")
+    diffs = config_differences(saved, config)
+    if diffs:
+        listed = "; ".join(
+            f"{key}: saved {old!r}, now {new!r}" for key, (old, new) in diffs.items()
+        )
+        raise ValueError(
+            f"Cannot resume {run_dir}: these settings differ from its config.json: {listed}. "
+            "Resume with the same settings, or start a new run."
+        )
+
+
+def _run_record(config: TrainConfig, info: Any, strategy: tf.distribute.Strategy) -> dict[str, Any]:
+    return {
+        **config.to_dict(),
+        "num_classes": int(info.num_classes),
+        "class_names": list(info.class_names),
+        "dataset": {
+            "name": info.name,
+            "num_train_examples": info.num_examples,
+            "native_image_size": list(info.image_size) if info.image_size else None,
+            "wnids": list(getattr(info, "wnids", None) or []) or None,
+        },
+        "num_replicas": int(strategy.num_replicas_in_sync),
+        "total_steps": int(config.epochs * config.steps_per_epoch),
+        "versions": _versions(),
+    }
+
+
+# === Training ===
+def train(config: TrainConfig, verbose: int | None = None) -> keras.Model:
+    """Trains a CAM network with Hide-and-Seek as `config` says, writing a run directory.
+
+    Writes `config.json` and `dataset_mean.json` before training, then per epoch `history.csv`, a
+    checkpoint and the resumable state, and at the end `model.keras` (see `run_dir`). With
+    `config.resume` the run continues from its last saved state, mid-epoch included: weights,
+    optimizer state and step counter are restored exactly; the data order after a resume is a new
+    draw (the input pipeline restarts with a seed derived from `seed` and the global step).
+
+    Args:
+        config: the settings; `None` fields are resolved and the result saved in config.json.
+        verbose: Keras progress output, 0, 1 (bars) or 2 (a line per epoch); default: 1 when
+            stdout is a terminal, else 2.
+
+    Returns:
+        The trained `keras.Model` (raw pixels in, logits out; no hiding inside).
+
+    Raises:
+        TypeError: `config` is not a `TrainConfig`.
+        FileExistsError: a fresh run in a non-empty `run_dir` (nothing is written).
+        FileNotFoundError: `resume` in a directory without config.json.
+        ValueError: a resume whose settings differ from the saved config.json (it lists them;
+            nothing is written), or settings the data cannot satisfy.
+
+    Example:
+        >>> model = train(TrainConfig(epochs=2, run_dir="runs/demo"))
+        >>> model, config, mean = load_run("runs/demo")
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"`config` must be a TrainConfig. Received: config={config!r}")
+    # Collective ops must be set up before any other TF work in the process.
+    strategy = make_strategy(config.strategy)
+    chief = is_chief(strategy)
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    keras.utils.set_random_seed(config.seed)
+
+    config, train_ds, info, num_train = _resolve_with_data(config)
+    run_dir = Path(config.run_dir)
+    error = None
+    if chief:
+        try:
+            _check_run_dir(config)
+        except (FileExistsError, FileNotFoundError, ValueError) as e:
+            error = e
+    if not _all_agree(strategy, error is None):  # a refusal by the chief stops every worker
+        raise error or RuntimeError("The chief worker refused to start; see its error message.")
+    if config.resume and read_state(run_dir) is None and (run_dir / MODEL_FILE).is_file():
+        logger.info("Run %s is already complete; loading its model.", run_dir)
+        return keras.models.load_model(run_dir / MODEL_FILE, safe_mode=True)
+
+    # Only the chief writes the run directory; other workers write to a throw-away one.
+    write_dir = run_dir if chief else Path(tempfile.mkdtemp(prefix="hide_and_seek_worker_"))
+    try:
+        return _train_into(config, strategy, chief, write_dir, train_ds, info, num_train, verbose)
+    finally:
+        if not chief:
+            shutil.rmtree(write_dir, ignore_errors=True)
+
+
+def _resolve_with_data(config: TrainConfig) -> tuple[TrainConfig, tf.data.Dataset, Any, int]:
+    """Loads the training split and resolves the settings that depend on it."""
+    if config.data_kind == "synthetic":
+        config = config.resolve()  # the demo's image size and image count
+    train_ds, info = _load(config, "train", config.num_images)
+    num_train = info.num_examples if info.num_examples is not None else _count(train_ds)
+    return (
+        config.resolve(image_size=info.image_size, num_train=num_train),
+        train_ds,
+        info,
+        num_train,
+    )
+
+
+def _input_pipelines(
+    config: TrainConfig, train_ds: tf.data.Dataset, mean: list[float], seed: int, multi_worker: bool
+) -> tuple[tf.data.Dataset, tf.data.Dataset | None, int | None]:
+    """(endless training batches, validation batches or None, validation steps or None)."""
+    train_batches = make_pipeline(
+        train_ds,
+        training=True,
+        batch_size=config.batch_size,
+        image_size=config.image_size,
+        hide_patch_sizes=config.hide_patch_sizes,
+        hide_prob=config.hide_prob,
+        fill_value=mean,
+        seed=seed,
+        drop_remainder=True,
+    )
+    train_batches = train_batches.repeat().with_options(_SHARD_OPTIONS)
+    if not config.validation:
+        return train_batches, None, None
+    val_ds, val_info = _load(config, "val", _val_images(config))
+    val_batches = make_pipeline(
+        val_ds,
+        training=False,
+        batch_size=config.batch_size,
+        image_size=config.image_size,
+        drop_remainder=multi_worker,
+    ).map(_image_and_label)
+    val_steps = None
+    if multi_worker:  # every worker must run the same number of steps
+        num_val = val_info.num_examples if val_info.num_examples is not None else _count(val_ds)
+        val_steps = num_val // config.batch_size
+        if not val_steps:
+            logger.warning("Fewer validation images than one global batch: no validation.")
+            return train_batches, None, None
+        val_batches = val_batches.repeat()
+    return train_batches, val_batches.with_options(_SHARD_OPTIONS), val_steps
+
+
+def _image_and_label(batch: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+    return batch["image"], batch["label"]
+
+
+def _train_into(
+    config: TrainConfig,
+    strategy: tf.distribute.Strategy,
+    chief: bool,
+    write_dir: Path,
+    train_ds: tf.data.Dataset,
+    info: Any,
+    num_train: int,
+    verbose: int,
+) -> keras.Model:
+    run_dir, steps = Path(config.run_dir), config.steps_per_epoch
+    multi_worker = _is_multi_worker(strategy)
+    # Every worker resumes from the chief's state (a filesystem shared by the workers).
+    state = read_state(run_dir) if config.resume else None
+    start_epoch, start_step = epochs_done(state, steps)
+    global_step = start_epoch * steps + start_step
+    history = state["history"] if state else []
+
+    stats = dataset_statistics(config, lambda: _load(config, "train", config.num_images)[0])
+    mean, std = stats["mean"], stats["std"]
+    if chief:
+        write_json_atomic(write_dir / CONFIG_FILE, _run_record(config, info, strategy))
+        write_json_atomic(write_dir / MEAN_FILE, stats)
+        if config.resume:  # drop rows of epochs that will be redone
+            write_text_atomic(write_dir / HISTORY_FILE, history_csv(history))
+
+    # A resumed run's iterator restarts: a seed derived from the global step gives it a new data
+    # order and new hiding masks instead of repeating those of the first epochs.
+    seed = (config.seed + 7919 * global_step) % 2**31
+    train_batches, val_batches, val_steps = _input_pipelines(
+        config, train_ds, mean, seed, multi_worker
+    )
+
+    with _dtype_policy(config.mixed_precision), strategy.scope():
+        model = build_model(
+            config.model,
+            info.num_classes,
+            input_shape=(*config.image_size, 3),
+            pooling=config.pooling,
+            mean=mean,
+            std=std,
+        )
+        model.compile(
+            optimizer=make_optimizer(config, config.epochs * steps),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+            jit_compile=config.jit_compile,
+        )
+        model.optimizer.build(model.trainable_variables)
+        if state:
+            restore_state(model, run_dir)
+            logger.info(
+                "Resuming %s at epoch %d, step %d of %d (global step %d).",
+                run_dir, start_epoch + 1, start_step, steps, global_step,
+            )  # fmt: skip
+        logger.info(
+            "Training %s on %s (%d classes, %d images of %dx%d) for %d epochs of %d steps "
+            "on %d replica(s); run directory: %s",
+            config.model, config.data, info.num_classes, num_train, *config.image_size,
+            config.epochs, steps, strategy.num_replicas_in_sync, run_dir,
+        )  # fmt: skip
+
+        recorder = RunRecorder(write_dir, steps, config.backup_every, global_step, history)
+        callbacks = [recorder, EpochSummaries(write_dir / LOGS_DIR)]
+        fit_args = {
+            "callbacks": callbacks,
+            "verbose": verbose if chief else 0,
+            "validation_data": val_batches,
+            "validation_steps": val_steps,
+        }
+        if multi_worker:
+            _fit_custom_loop(
+                model, strategy, train_batches, config, start_epoch, start_step, **fit_args
+            )
+        else:
+            if start_step:  # finish the interrupted epoch first, then stop
+                model.fit(
+                    train_batches,
+                    initial_epoch=start_epoch,
+                    epochs=config.epochs,
+                    steps_per_epoch=steps - start_step,
+                    shuffle=False,
+                    **{**fit_args, "callbacks": [*callbacks, _StopAtEpochEnd()]},
+                )
+                start_epoch += 1
+            if start_epoch < config.epochs:
+                model.fit(
+                    train_batches,
+                    initial_epoch=start_epoch,
+                    epochs=config.epochs,
+                    steps_per_epoch=steps,
+                    shuffle=False,  # the pipeline shuffles
+                    **fit_args,
+                )
+        # The final model first, then the state it supersedes.
+        save_model_atomic(model, write_dir / MODEL_FILE)
+        recorder.remove_state()
+    return model
+
+
+class _StopAtEpochEnd(keras.callbacks.Callback):
+    """Ends `fit` after its first epoch (the rest of an interrupted one)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.model.stop_training = True
+
+
+def _fit_custom_loop(
+    model: keras.Model,
+    strategy: tf.distribute.Strategy,
+    train_batches: tf.data.Dataset,
+    config: TrainConfig,
+    start_epoch: int,
+    start_step: int,
+    *,
+    callbacks: list[keras.callbacks.Callback],
+    verbose: int,
+    validation_data: tf.data.Dataset | None,
+    validation_steps: int | None,
+) -> None:
+    """`fit` for MultiWorkerMirroredStrategy, driving the same Keras callbacks.
+
+    Keras 3's `Model.fit` fails under MultiWorkerMirroredStrategy (keras-team/keras#20585): it reduces
+    the input batch and the metrics with collectives the strategy does not support. This loop runs
+    the same optimisation with `strategy.run` and sums loss and accuracy over all replicas.
+    """
+    steps = config.steps_per_epoch
+    global_batch = config.batch_size
+    optimizer = model.optimizer
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    scales_loss = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+
+    def sums(labels: tf.Tensor, logits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        per_example = loss_fn(labels, logits)
+        predicted = tf.argmax(logits, axis=-1, output_type=labels.dtype)
+        correct = tf.reduce_sum(tf.cast(tf.equal(predicted, labels), tf.float32))
+        return per_example, correct, tf.cast(tf.size(labels), tf.float32)
+
+    def replica_train_step(images: tf.Tensor, labels: tf.Tensor):
+        with tf.GradientTape() as tape:
+            logits = tf.cast(model(images, training=True), tf.float32)
+            per_example, correct, count = sums(labels, logits)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            if model.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+            scaled = optimizer.scale_loss(loss) if scales_loss else loss
+        grads = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return tf.reduce_sum(per_example), correct, count
+
+    def replica_eval_step(images: tf.Tensor, labels: tf.Tensor):
+        logits = tf.cast(model(images, training=False), tf.float32)
+        per_example, correct, count = sums(labels, logits)
+        return tf.reduce_sum(per_example), correct, count
+
+    def reduced(values):
+        return [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in values]
+
+    @tf.function(jit_compile=config.jit_compile)
+    def train_step(iterator):
+        return reduced(strategy.run(replica_train_step, args=next(iterator)))
+
+    @tf.function
+    def eval_step(iterator):
+        return reduced(strategy.run(replica_eval_step, args=next(iterator)))
+
+    callback_list = keras.callbacks.CallbackList(
+        callbacks,
+        add_history=True,
+        add_progbar=verbose != 0,
+        verbose=verbose,
+        epochs=config.epochs,
+        steps=steps,
+        model=model,
+    )
+    iterator = iter(strategy.experimental_distribute_dataset(train_batches))
+    val_iterator = (
+        iter(strategy.experimental_distribute_dataset(validation_data)) if validation_data else None
+    )
+    callback_list.on_train_begin()
+    for epoch in range(start_epoch, config.epochs):
+        callback_list.on_epoch_begin(epoch)
+        total = np.zeros(3)
+        first = start_step if epoch == start_epoch else 0
+        for step in range(first, steps):
+            callback_list.on_train_batch_begin(step)
+            total += [float(v) for v in train_step(iterator)]
+            logs = {"loss": total[0] / total[2], "accuracy": total[1] / total[2]}
+            callback_list.on_train_batch_end(step, logs)
+        epoch_logs = dict(logs)
+        if val_iterator is not None:
+            val_total = np.zeros(3)
+            for _ in range(validation_steps):
+                val_total += [float(v) for v in eval_step(val_iterator)]
+            epoch_logs["val_loss"] = val_total[0] / val_total[2]
+            epoch_logs["val_accuracy"] = val_total[1] / val_total[2]
+        callback_list.on_epoch_end(epoch, epoch_logs)
+    callback_list.on_train_end()
+
+
+__all__ = [
+    "configure_cpu_devices",
+    "is_chief",
+    "make_lr_schedule",
+    "make_optimizer",
+    "make_strategy",
+    "train",
+]

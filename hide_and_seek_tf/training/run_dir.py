@@ -1,0 +1,165 @@
+"""The run directory: its file names, the cached dataset statistics, and `load_run`.
+
+Layout (docs/architecture.md)::
+
+    RUN/config.json          resolved TrainConfig + num_classes, class_names, dataset, versions
+    RUN/dataset_mean.json    {"mean", "std", "num_pixels", "fingerprint", ...}
+    RUN/model.keras          final model (loads with safe_mode=True)
+    RUN/history.csv          one row per epoch
+    RUN/checkpoints/         epoch-NNN.keras, the last few epochs
+    RUN/backup/              resumable training state (removed when the run completes)
+    RUN/logs/                TensorBoard
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from hide_and_seek_tf._io import write_json_atomic
+from hide_and_seek_tf.dataset_mean import compute_dataset_moments
+from hide_and_seek_tf.training.config import TrainConfig, parse_data_spec
+
+CONFIG_FILE = "config.json"
+MEAN_FILE = "dataset_mean.json"
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.csv"
+CHECKPOINTS_DIR = "checkpoints"
+BACKUP_DIR = "backup"
+LOGS_DIR = "logs"
+
+CACHE_ENV = "HIDE_AND_SEEK_CACHE"
+_FINGERPRINT_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """Root of the on-disk cache: $HIDE_AND_SEEK_CACHE, else $XDG_CACHE_HOME/hide_and_seek_tf, else
+    ~/.cache/hide_and_seek_tf."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "hide_and_seek_tf"
+
+
+def data_fingerprint(config: TrainConfig, split: str = "train") -> str:
+    """A hash of everything the images of `split` depend on: data spec, options and image size.
+
+    A Tiny ImageNet path enters resolved, with its size and modification time, so a changed file gets
+    a new fingerprint. The seed enters only for synthetic data (the only source it changes).
+    """
+    kind, arg = parse_data_spec(config.data)
+    source: dict[str, Any] = {"kind": kind}
+    if kind == "tiny-imagenet":
+        path = Path(arg).expanduser().resolve()
+        source["path"] = str(path)
+        if path.exists():
+            stat = path.stat()
+            source["size"], source["mtime_ns"] = stat.st_size, stat.st_mtime_ns
+    elif kind == "tfds":
+        source["name"], source["data_dir"] = arg, config.data_dir
+    key = {
+        "version": _FINGERPRINT_VERSION,
+        "source": source,
+        "split": split,
+        "classes": list(config.classes) if isinstance(config.classes, tuple) else config.classes,
+        "max_per_class": config.max_per_class,
+        "num_images": config.num_images,
+        "image_size": list(config.image_size) if config.image_size else None,
+        "seed": config.seed if kind == "synthetic" else None,
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def dataset_statistics(
+    config: TrainConfig, train_images: Callable[[], tf.data.Dataset]
+) -> dict[str, Any]:
+    """Per-channel mean and std of the training images, from the cache or computed and cached.
+
+    Args:
+        config: the resolved config (its data options and `image_size` make the fingerprint).
+        train_images: returns the (unbatched or batched) training dataset at `config.image_size`;
+            called only on a cache miss.
+
+    Returns:
+        {"mean": [C floats], "std": [C floats], "num_pixels": int, "fingerprint": str, "data": spec,
+        "split": "train", "image_size": [H, W]}: the content of `dataset_mean.json`.
+    """
+    fingerprint = data_fingerprint(config, "train")
+    cached = cache_dir() / "means" / f"{fingerprint}.json"
+    if cached.exists():
+        try:
+            stats = json.loads(cached.read_text())
+            if stats.get("fingerprint") == fingerprint:
+                return stats
+        except (OSError, ValueError):
+            pass  # unreadable cache entry: recompute and overwrite it
+    mean, std, count = compute_dataset_moments(train_images())
+    stats = {
+        "mean": [float(v) for v in mean],
+        "std": [float(v) for v in std],
+        "num_pixels": int(count),
+        "fingerprint": fingerprint,
+        "data": config.data,
+        "split": "train",
+        "image_size": list(config.image_size) if config.image_size else None,
+    }
+    try:
+        write_json_atomic(cached, stats)
+    except OSError:
+        pass  # a read-only cache must not stop training
+    return stats
+
+
+def is_empty_dir(path: str | os.PathLike) -> bool:
+    """True when `path` does not exist or is an empty directory."""
+    path = Path(path)
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+
+
+def read_json(path: str | os.PathLike, what: str) -> Any:
+    """Reads a JSON file, raising FileNotFoundError that names `what` and the path."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No {what} at {path} (expected a file named {path.name!r} in {path.parent})."
+        )
+    return json.loads(path.read_text())
+
+
+def load_run(run_dir: str | os.PathLike) -> tuple[keras.Model, dict[str, Any], np.ndarray]:
+    """Loads a finished run: its model, its config and the dataset mean it was trained with.
+
+    Args:
+        run_dir: a directory written by `train`.
+
+    Returns:
+        (model, config, mean): the `keras.Model` from model.keras (loaded with `safe_mode=True`), the
+        dict from config.json, and the per-channel mean (float64 NumPy array, C values) from
+        dataset_mean.json, in raw pixel units (the Hide-and-Seek fill).
+
+    Raises:
+        FileNotFoundError: `run_dir` or one of its files is missing (named in the message).
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"Run directory not found: {run_dir}")
+    config = read_json(run_dir / CONFIG_FILE, "run config")
+    stats = read_json(run_dir / MEAN_FILE, "dataset mean")
+    model_path = run_dir / MODEL_FILE
+    if not model_path.is_file():
+        hint = (
+            " (the run has not finished: resume it with --resume)"
+            if (run_dir / BACKUP_DIR).exists()
+            else ""
+        )
+        raise FileNotFoundError(f"No trained model at {model_path}{hint}.")
+    model = keras.models.load_model(model_path, safe_mode=True)
+    return model, config, np.asarray(stats["mean"], dtype=np.float64)
