@@ -1,0 +1,214 @@
+"""Serving export: a SavedModel that needs only TensorFlow and gives the Keras model's answers."""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from hide_and_seek_tf.cam import cams_to_boxes, class_activation_maps
+from hide_and_seek_tf.export import export_serving
+from hide_and_seek_tf.models import build_model
+
+SIZE = 32
+NUM_CLASSES = 5
+CLASS_NAMES = [f"class_{i}" for i in range(NUM_CLASSES)]
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    return build_model("small_gap", NUM_CLASSES, input_shape=(SIZE, SIZE, 3))
+
+
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("serving")
+    path = export_serving(model, CLASS_NAMES, out, threshold=0.3, top_k=3, cam_size=7)
+    return out, path
+
+
+def _pixels(count, seed=0, size=SIZE):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=(count, size, size, 3)).astype(np.uint8)
+
+
+def _png(image):
+    return tf.io.encode_png(image).numpy()
+
+
+def _reference(model, pixels, threshold=0.3, top_k=3):
+    logits, cams = class_activation_maps(model, tf.constant(pixels, tf.float32), top_k=1)
+    scores, classes = tf.math.top_k(tf.nn.softmax(logits), k=top_k)
+    boxes = cams_to_boxes(cams[:, 0], thresholds=(threshold,))[:, 0]
+    return scores.numpy(), classes.numpy(), boxes.numpy()
+
+
+def test_layout_is_versioned_and_never_overwritten(model, exported):
+    out, path = exported
+    assert path == out / "1" and (path / "saved_model.pb").exists()
+    assert export_serving(model, CLASS_NAMES, out) == out / "2"
+    with pytest.raises(FileExistsError, match="exists already"):
+        export_serving(model, CLASS_NAMES, out, version=1)
+    assert sorted(p.name for p in out.iterdir()) == ["1", "2"]  # no temp directories left behind
+
+
+def test_fresh_process_with_only_tensorflow_matches_keras(model, exported, tmp_path):
+    _, path = exported
+    pixels = _pixels(6)
+    np.save(tmp_path / "pixels.npy", pixels)
+    # A separate interpreter, run where the project is not even importable.
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        import numpy as np, tensorflow as tf
+        served = tf.saved_model.load({str(path)!r})
+        pixels = np.load({str(tmp_path / "pixels.npy")!r})
+        encoded = tf.constant([tf.io.encode_png(p).numpy() for p in pixels])
+        a = served.signatures["predict_pixels"](images=tf.constant(pixels, tf.float32))
+        b = served.signatures["serving_default"](images=encoded)
+        c = served.signatures["predict_pixels_uint8"](images=tf.constant(pixels))
+        assert not any(m.startswith("hide_and_seek_tf") for m in sys.modules), "project imported"
+        print(json.dumps({{name: {{k: v.numpy().tolist() if v.dtype != tf.string else
+            [[s.decode() for s in row] for row in v.numpy()] for k, v in out.items()}}
+            for name, out in (("pixels", a), ("encoded", b), ("uint8", c))}}))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outputs = json.loads(result.stdout.strip().splitlines()[-1])
+    scores, classes, boxes = _reference(model, pixels)
+    for name in ("pixels", "encoded", "uint8"):
+        out = outputs[name]
+        np.testing.assert_array_equal(out["classes"], classes)
+        np.testing.assert_allclose(out["scores"], scores, atol=1e-5)
+        np.testing.assert_array_equal(out["boxes"], boxes)
+        assert out["labels"] == [[CLASS_NAMES[c] for c in row] for row in classes]
+        cams = np.array(out["cams"])
+        assert cams.shape == (6, 7, 7) and cams.min() >= 0 and cams.max() <= 1
+
+
+def test_boxes_are_mapped_to_original_image_coordinates(model, exported):
+    _, path = exported
+    served = tf.saved_model.load(str(path))
+    small = _pixels(1, seed=3)[0]
+    # Upscale by exactly 2 x 3 with nearest neighbour: the model sees (nearly) the same pixels.
+    big = np.repeat(np.repeat(small, 2, axis=0), 3, axis=1)
+    at_size = served.signatures["serving_default"](images=tf.constant([_png(small)]))
+    scaled = served.signatures["serving_default"](images=tf.constant([_png(big)]))
+    x0, y0, x1, y1 = at_size["boxes"].numpy()[0]
+    bx0, by0, bx1, by1 = scaled["boxes"].numpy()[0]
+    assert 0 <= bx0 <= bx1 < SIZE * 3 and 0 <= by0 <= by1 < SIZE * 2
+    if np.array_equal(at_size["classes"].numpy(), scaled["classes"].numpy()):
+        # Edges scale with the image: [x0, x1 + 1) -> [3 x0, 3 (x1 + 1)).
+        assert abs(bx0 - 3 * x0) <= 3 and abs(bx1 + 1 - 3 * (x1 + 1)) <= 3
+        assert abs(by0 - 2 * y0) <= 2 and abs(by1 + 1 - 2 * (y1 + 1)) <= 2
+
+
+def test_rest_request_body_round_trip(model, exported):
+    """The JSON a TF Serving REST client sends: {"instances": [{"b64": ...}]}, decoded as the server does."""
+    _, path = exported
+    served = tf.saved_model.load(str(path))
+    pixels = _pixels(2, seed=5)
+    body = json.dumps(
+        {"instances": [{"b64": base64.b64encode(_png(p)).decode("ascii")} for p in pixels]}
+    )
+    request = json.loads(body)
+    images = tf.constant([base64.b64decode(item["b64"]) for item in request["instances"]])
+    out = served.signatures["serving_default"](images=images)
+    scores, classes, boxes = _reference(model, pixels)
+    np.testing.assert_array_equal(out["classes"].numpy(), classes)
+    np.testing.assert_array_equal(out["boxes"].numpy(), boxes)
+    # The response TF Serving builds: one dict per instance.
+    response = {
+        "predictions": [
+            {
+                k: (
+                    v.numpy()[i].tolist()
+                    if v.dtype != tf.string
+                    else [s.decode() for s in v.numpy()[i]]
+                )
+                for k, v in out.items()
+            }
+            for i in range(2)
+        ]
+    }
+    assert set(response["predictions"][0]) == {"classes", "scores", "labels", "boxes", "cams"}
+    json.dumps(response)  # serializable
+
+
+def test_corrupt_input_is_a_request_error_and_empty_batch_is_empty(exported):
+    _, path = exported
+    served = tf.saved_model.load(str(path))
+    serve = served.signatures["serving_default"]
+    good = _png(_pixels(1)[0])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="JPEG or PNG"):
+        serve(images=tf.constant([good, b"not an image"]))
+    truncated = tf.io.encode_jpeg(_pixels(1)[0]).numpy()[:40]
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        serve(images=tf.constant([truncated]))
+    # The process (and the loaded model) still serve after the bad requests.
+    assert serve(images=tf.constant([good]))["classes"].shape == (1, 3)
+    empty = serve(images=tf.constant([], tf.string))
+    assert empty["classes"].shape == (0, 3) and empty["boxes"].shape == (0, 4)
+    assert empty["cams"].shape == (0, 7, 7)
+
+
+def test_saved_model_cli_lists_both_signatures(exported):
+    _, path = exported
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    if not os.path.exists(cli):
+        pytest.skip("saved_model_cli is not installed beside this Python")
+    result = subprocess.run(
+        [cli, "show", "--dir", str(path), "--all"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for expected in (
+        "serving_default",
+        "predict_pixels",
+        "inputs['images']",
+        "outputs['boxes']",
+        "outputs['cams']",
+        "outputs['labels']",
+        "outputs['scores']",
+    ):
+        assert expected in result.stdout
+
+
+def test_bad_arguments(model, tmp_path):
+    with pytest.raises(ValueError, match="class_names"):
+        export_serving(model, ["a"], tmp_path)
+    with pytest.raises(ValueError, match="top_k"):
+        export_serving(model, CLASS_NAMES, tmp_path, top_k=99)
+    with pytest.raises(ValueError, match="threshold"):
+        export_serving(model, CLASS_NAMES, tmp_path, threshold=2.0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_without_xla_gives_the_same_boxes(model, tmp_path):
+    path = export_serving(model, CLASS_NAMES, tmp_path, threshold=0.3, top_k=3, jit_compile=False)
+    served = tf.saved_model.load(str(path))
+    pixels = _pixels(4, seed=7)
+    out = served.signatures["predict_pixels_uint8"](images=tf.constant(pixels))
+    _, classes, boxes = _reference(model, pixels)
+    np.testing.assert_array_equal(out["classes"].numpy(), classes)
+    np.testing.assert_array_equal(out["boxes"].numpy(), boxes)

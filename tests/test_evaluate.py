@@ -1,0 +1,123 @@
+"""Tests for evaluate.py and hide_and_seek_tf.evaluation on a run directory the test writes
+(an untrained small_gap on synthetic data, in the layout training writes)."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import evaluate
+from hide_and_seek_tf._io import save_model_atomic, write_json_atomic
+from hide_and_seek_tf.data import SYNTHETIC_CLASS_NAMES
+from hide_and_seek_tf.evaluation import evaluate_run, merge_ten_crops, ten_crops
+from hide_and_seek_tf.models import build_model
+
+PNG = b"\x89PNG\r\n\x1a\n"
+FAST = dict(num_images=12, batch_size=6, baseline_images=24, progress=False, num_plot=4)
+
+
+NUM_SYNTHETIC = len(SYNTHETIC_CLASS_NAMES)
+
+
+def _write_run(path, num_classes=NUM_SYNTHETIC, size=32):
+    path.mkdir(parents=True, exist_ok=True)
+    model = build_model("small_gap", num_classes, input_shape=(size, size, 3))
+    save_model_atomic(model, path / "model.keras")
+    config = {
+        "data": "synthetic",
+        "model": "small_gap",
+        "image_size": [size, size],
+        "num_classes": num_classes,
+        "class_names": list(SYNTHETIC_CLASS_NAMES[:num_classes]),
+        "seed": 0,
+        "classes": None,
+        "num_images": 48,
+        "pooling": "avg",
+        "hide_patch_sizes": [8],
+    }
+    write_json_atomic(path / "config.json", config)
+    write_json_atomic(path / "dataset_mean.json", {"mean": [127.5] * 3, "std": [127.5] * 3})
+    return path
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return _write_run(tmp_path_factory.mktemp("runs") / "demo")
+
+
+def test_writes_the_eval_directory(run_dir):
+    result = evaluate_run(run_dir, **FAST)
+    out = run_dir / "eval"
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(result))
+    assert saved["data"] == {
+        "spec": "synthetic",
+        "split": "val",
+        "num_images": 12,
+        "num_classes": 8,
+        "image_size": [32, 32],
+    }
+    assert saved["protocol"]["cam_thresholds"] == [0.2]  # small_gap: the paper's 0.2
+    assert saved["metrics"]["num_images"] == 12
+    assert saved["baselines"]["whole_image"]["box"] == [0, 0, 31, 31]
+    assert saved["baselines"]["train_box"]["fitted_on_train_images"] == 24
+    rows = list(csv.DictReader((out / "thresholds.csv").open()))
+    assert [float(r["cam_threshold"]) for r in rows] == [0.2]
+    for name in ("threshold_curve.png", "cams.png"):
+        assert (out / name).read_bytes()[:8] == PNG
+    # Nothing half-written is left behind.
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_sweep_and_ten_crop(run_dir, tmp_path):
+    result = evaluate_run(run_dir, sweep=True, ten_crop=True, out_dir=tmp_path, **FAST)
+    protocol, metrics = result["protocol"], result["metrics"]
+    assert len(protocol["cam_thresholds"]) == 100 and protocol["ten_crop"]
+    assert protocol["thresholds_swept_on"] == "val"
+    assert metrics["cam_threshold"] == 0.2
+    assert metrics["max_box_acc_v2"] is not None
+    # MaxBoxAcc is the best of the curve, never below the fixed-threshold GT-known Loc.
+    assert metrics["max_box_acc"] == max(metrics["curves"]["gt_known_loc"])
+    assert metrics["max_box_acc"] >= metrics["gt_known_loc"]
+    assert len(list(csv.DictReader((tmp_path / "thresholds.csv").open()))) == 100
+
+
+def test_ten_crops_map_back_to_the_image():
+    # Crops of a map, merged back, give the map itself on every pixel (flips undone).
+    rng = np.random.default_rng(0)
+    image = tf.constant(rng.random((2, 37, 41, 1)), tf.float32)
+    crops = ten_crops(image, (32, 32))
+    assert crops.shape == (20, 32, 32, 1)
+    np.testing.assert_allclose(merge_ten_crops(crops[..., 0], (37, 41)), image[..., 0], atol=1e-6)
+    # Flipped crops are the unflipped ones mirrored.
+    np.testing.assert_array_equal(crops[10:12], crops[0:2, :, ::-1])
+
+
+def test_mismatched_data_is_a_clear_error(tmp_path):
+    run = _write_run(tmp_path / "five", num_classes=5)
+    with pytest.raises(ValueError, match="8 classes, the model 5"):
+        evaluate_run(run, **FAST)
+
+
+def test_missing_run_dir_or_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        evaluate_run(tmp_path / "nowhere", **FAST)
+    run = _write_run(tmp_path / "partial")
+    (run / "model.keras").unlink()
+    with pytest.raises(FileNotFoundError, match="model.keras"):
+        evaluate_run(run, **FAST)
+
+
+def test_cli(run_dir, tmp_path, capsys):
+    out = tmp_path / "cli"
+    argv = ["--run-dir", str(run_dir), "--num-images", "6", "--batch-size", "6", "--no-progress"]
+    assert evaluate.main(argv + ["--thresholds", "0.3", "0.5", "--out-dir", str(out)]) == 0
+    assert "GT-known Loc" in capsys.readouterr().out
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["protocol"]["cam_thresholds"] == [0.2, 0.3, 0.5]  # + the fixed 0.2
+    assert evaluate.main(["--run-dir", str(tmp_path / "missing")]) == 2
+    assert "Run directory not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        evaluate.main(argv + ["--sweep", "--thresholds", "0.2"])
