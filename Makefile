@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: venv test test-slow lint format bench clean
+.PHONY: venv demo test test-slow lint format bench clean
 
 venv: $(STAMP)
 
@@ -14,6 +14,9 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+demo: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m hide_and_seek_tf.demo --out runs/demo
 
 test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q
@@ -31,6 +34,8 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/bench_hide_patches.py
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/bench_cam_boxes.py
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/bench_serving.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

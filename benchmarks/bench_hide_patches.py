@@ -35,7 +35,8 @@ def _albumentations_grid_dropout(size: int) -> Callable | None:
         import albumentations as A  # noqa: N812
     except ImportError:
         return None
-    transform = A.GridDropout(ratio=0.5, unit_size_range=(size, size), fill=FILL[0], p=1.0)
+    # unit_size_range is [low, high) here: (size, size + 1) pins the cell side.
+    transform = A.GridDropout(ratio=0.5, unit_size_range=(size, size + 1), fill=FILL[0], p=1.0)
 
     def run(batch: np.ndarray) -> np.ndarray:
         return np.stack([transform(image=image)["image"] for image in batch])

@@ -150,17 +150,21 @@ def _curves_figure(evaluations: dict[str, dict], out: Path) -> None:
     _save(figure, out)
 
 
-def _report(evaluations: dict[str, dict], seconds: dict[str, float], config: TrainConfig) -> str:
+def _report(evaluations: dict[str, dict], seconds: dict[str, float], run_dir: Path) -> str:
+    _, config, _ = load_run(run_dir)  # the resolved settings, as trained
     metrics = {name: result["metrics"] for name, result in evaluations.items()}
     baselines = next(iter(evaluations.values()))["baselines"]
     threshold = next(iter(metrics.values()))["cam_threshold"]
     lines = [
         "# Demo: plain GAP vs Hide-and-Seek on the built-in synthetic data",
         "",
-        f"Same network (`{config.model}`), same seed ({config.seed}), same budget ({config.epochs} epochs of "
-        f"{next(iter(evaluations.values()))['data']['num_images']} validation images scored). Hide-and-Seek hides "
-        f"cells of {tuple(config.hide_patch_sizes)} px with p = {config.hide_prob}, filled with the "
-        "training-set mean. Evaluated on the validation split with the ground-truth class's CAM.",
+        f"Same network (`{config['model']}`), same seed ({config['seed']}), same budget "
+        f"({config['epochs']} epochs over {config['num_images']} training images of "
+        f"{config['image_size'][0]} x {config['image_size'][1]} px, schedule `{config['schedule']}`). "
+        f"Hide-and-Seek hides cells of {tuple(config['hide_patch_sizes'])} px with p = "
+        f"{config['hide_prob']}, filled with the training-set mean. Scored on "
+        f"{next(iter(evaluations.values()))['data']['num_images']} validation images with the "
+        "ground-truth class's CAM.",
         "",
         f"| model | top-1 cls | GT-known Loc @{threshold:g} | Top-1 Loc @{threshold:g} | MaxBoxAcc | "
         "MaxBoxAccV2 |",
@@ -206,7 +210,7 @@ def run_demo(
     epochs: int | None = None,
     num_images: int | None = None,
     val_images: int | None = None,
-    verbose: int | None = None,
+    progress: bool = True,
 ) -> dict[str, dict]:
     """Trains GAP and Hide-and-Seek with the same settings, evaluates both, writes `out/report.md`.
 
@@ -215,7 +219,7 @@ def run_demo(
         seed: shared seed.
         epochs, num_images: override the synthetic defaults (e.g. for a quick check).
         val_images: evaluate on this many validation images (default: the dataset's).
-        verbose: Keras verbosity for training.
+        progress: show evaluation progress bars.
 
     Returns:
         The evaluation result of each model, by name.
@@ -231,19 +235,19 @@ def run_demo(
     seconds = {}
     for name, config in configs.items():
         print(f"\n=== Training {name} -> {config.run_dir}")
-        seconds[name] = _train_or_reuse(config if verbose is None else config)
+        seconds[name] = _train_or_reuse(config)
     evaluations = {}
     for name, config in configs.items():
         print(f"\n=== Evaluating {name}")
         evaluations[name] = evaluate_run(
-            config.run_dir, sweep=True, num_images=val_images, progress=verbose != 0
+            config.run_dir, sweep=True, num_images=val_images, progress=progress
         )
     runs = {name: Path(config.run_dir) for name, config in configs.items()}
     _hidden_samples_figure(runs["Hide-and-Seek"], out / "hidden_samples.png")
     _cams_figure(runs, evaluations, out / "cams_side_by_side.png")
     _curves_figure(evaluations, out / "threshold_curves.png")
     write_json_atomic(out / "summary.json", {n: r["metrics"] for n, r in evaluations.items()})
-    report = _report(evaluations, seconds, configs["Hide-and-Seek"])
+    report = _report(evaluations, seconds, runs["Hide-and-Seek"])
     write_text_atomic(out / "report.md", report)
     print("\n" + report.split("## Hide-and-Seek on training images")[0])
     print(f"Report: {out / 'report.md'}")

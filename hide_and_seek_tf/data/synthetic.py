@@ -2,38 +2,50 @@
 
 Design
 ------
-Every image holds one object made of two parts on a cluttered, noisy background:
+Every image holds one object made of two parts, on a cluttered, noisy background:
 
-* a small **head**: an axis-aligned square (about 12% of the image side, so roughly 4-8% of the
-  object's box) painted in one of 8 saturated class colours. It identifies the class on every image.
-* a larger **body**: an ellipse (semi-axes about 22% and 15% of the side, any orientation) with
-  stripes. The stripe orientation (4 choices) and period (2 choices) match the class on 90% of
-  the images and belong to another class on the other 10%, so the body is informative but less
-  discriminative than the head. Its colour is a random low-saturation one, unrelated to the class.
+* a small **head**: an axis-aligned square, side 10-14% of the image side (5-7 px at 48 px),
+  painted in one of 8 saturated class colours. It names the class on every image (100%).
+* a larger **body**: an ellipse, semi-axes 19-26% and 12-17% of the side, any orientation, with
+  square-wave stripes. The stripe orientation (0, 45, 90, 135 degrees) and period (9% or 16% of
+  the side) match the class on 90% of the images and belong to another class on the other 10%:
+  informative, but less discriminative than the head. Its colour is a random low-saturation one.
 
-The head sits at one end of the body's major axis, overlapping it slightly. The ground-truth box
-is the tight inclusive box of head and body pixels together. The background is a random grey
-level, a few desaturated blobs (clutter that carries no class information and no saturated
-colour) and per-pixel Gaussian noise over the whole image.
+The head sits at one end of the body's major axis, overlapping it slightly, so the object is one
+piece. The box is the tight inclusive box of head and body pixels together: the head is about 13%
+of the object's pixels and 8% (median; at most 20%) of its box, so a box around the head alone
+never reaches IoU 0.5. The box covers about 17% of the image (at most 25%), and objects are placed
+uniformly with the whole object inside, so no fixed box does well. The background is a random grey
+level, five desaturated rectangles or ellipses (clutter with no class information and no
+saturated colour) and Gaussian noise (std 12) over the whole image.
 
-Why: this is the situation Hide-and-Seek addresses (Singh & Lee, ICCV 2017). A GAP network
-minimising the classification loss gets its answer fastest from the head, a colour cue that one
-filter detects, so its class activation map peaks there and the box fitted to it covers a small
-part of the object (IoU with the object box far below 0.5). When random grid cells are hidden,
-the head is gone in about half the training images; the network must then also use the body's
-stripes, and the map, hence the box, spreads over the whole object. The body's 90% agreement
-keeps it useful but second best, so without hiding there is little pressure to learn it within
-a short budget. Objects are placed uniformly, so a fixed box does poorly (the benchmark reports
-the best fixed box as a baseline). With long training the plain network eventually learns the
-body too and the margin shrinks: the training budget is part of the result.
+Why: this is the situation Hide-and-Seek addresses (Singh & Lee, ICCV 2017). A GAP network gets
+its answer fastest from the head, a colour one filter detects, so its class activation map peaks
+on the head. The body then adds little: with the map normalized by its max, a weak, spread-out
+body response stays below a 20% threshold, and the fitted box is a head box. With random grid
+cells hidden (16 or 24 px cells at 48 px, or none, drawn per image and epoch; p_hide 0.5), the
+head is wholly hidden in about 27% of the training images and partly in another 14%; the network
+must then also recognize the body's stripes, and the map, hence the box, spreads over more of the
+object. The body's 10% of mismatches keep it second best, so without hiding there is little
+pressure to learn it; they are also why Hide-and-Seek costs a little accuracy (the head must learn
+to overrule the body).
+
+Measured (`benchmarks/synthetic_has_vs_gap.py`, docs/results.md): with `small_gap`, 4,000 images
+at 48 px, 8 epochs (batch 64, Adam 1e-3 cosine), GT-known Loc at CAM threshold 0.2 is 16% for GAP
+and 44% for Hide-and-Seek (mean of 3 seeds, ahead on each by 24-30 points), at 1.3 points of top-1
+accuracy (99.9% vs 98.6%); about a minute per training on a 2-core CPU. The budget matters (the
+issue's trial of a similar design lost most of its margin with 4x the steps); on this design, 3x the
+steps on one seed kept it (GAP 5.5%, Hide-and-Seek 35.1%, docs/results.md).
 
 Every image is rendered from a stateless seed derived from (``seed``, ``split``, index), so the
-same arguments give identical bytes, splits never share images, and no file is read or written.
+same arguments give identical bytes, an image does not depend on `num_images`, splits never
+share images, and nothing is read or written.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import tensorflow as tf
 
@@ -53,6 +65,8 @@ DEFAULT_NUM_VAL: int = 1000
 MIN_IMAGE_SIZE: int = 32
 
 _SPLITS = {"train": 1, "val": 2, "test": 3}
+# Pinned: the default algorithm differs under XLA, and a seed must give the same images everywhere.
+_RNG = "philox"
 # Saturated head colours, one per class (RGB, 0..255); background clutter is kept desaturated.
 _HEAD_COLOURS = (
     (230, 25, 25),
@@ -78,9 +92,9 @@ _STRIPE_AMPLITUDE = (45.0, 65.0)
 
 
 def _check_args(split, num_images, image_size, seed) -> tuple[int, int]:
-    if split not in _SPLITS:
+    if not isinstance(split, str) or split not in _SPLITS:
         raise ValueError(f"`split` must be one of {sorted(_SPLITS)}. Received: split={split!r}")
-    if isinstance(num_images, bool) or not isinstance(num_images, int):
+    if isinstance(num_images, bool) or not isinstance(num_images, numbers.Integral):
         raise TypeError(f"`num_images` must be an int. Received: num_images={num_images!r}")
     if num_images < 0:
         raise ValueError(f"`num_images` must be >= 0. Received: num_images={num_images}")
@@ -92,7 +106,7 @@ def _check_args(split, num_images, image_size, seed) -> tuple[int, int]:
         size = image_size[0]
     else:
         size = image_size
-    if isinstance(size, bool) or not isinstance(size, int):
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral):
         raise TypeError(
             f"`image_size` must be an int or a square (H, W) pair. Received: image_size={image_size!r}"
         )
@@ -100,11 +114,11 @@ def _check_args(split, num_images, image_size, seed) -> tuple[int, int]:
         raise ValueError(
             f"`image_size` must be >= {MIN_IMAGE_SIZE}. Received: image_size={image_size!r}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"`seed` must be an int. Received: seed={seed!r}")
     if not 0 <= seed < 2**31:
         raise ValueError(f"`seed` must be in [0, 2**31). Received: seed={seed}")
-    return size, _SPLITS[split]
+    return int(size), _SPLITS[split]
 
 
 def _box_from_mask(mask: tf.Tensor) -> tf.Tensor:
@@ -122,20 +136,20 @@ def _box_from_mask(mask: tf.Tensor) -> tf.Tensor:
 def _render(index: tf.Tensor, base_seed: tf.Tensor, size: int, split_name: str, with_parts: bool):
     """Renders image `index`; all randomness comes from stateless ops on one per-image key."""
     num_classes = len(SYNTHETIC_CLASS_NAMES)
-    key = tf.random.experimental.stateless_fold_in(base_seed, index)
-    keys = tf.random.experimental.stateless_split(key, num=12)
+    key = tf.random.experimental.stateless_fold_in(base_seed, index, alg=_RNG)
+    keys = tf.random.experimental.stateless_split(key, num=12, alg=_RNG)
     s = float(size)
 
     def uniform(i, shape=(), lo=0.0, hi=1.0):
-        return tf.random.stateless_uniform(shape, keys[i], minval=lo, maxval=hi)
+        return tf.random.stateless_uniform(shape, keys[i], minval=lo, maxval=hi, alg=_RNG)
 
     # Exact class balance: label cycles with the index (pipelines shuffle).
     label = tf.cast(index % num_classes, tf.int32)
 
     # Body pattern: the class's own stripes 90% of the time, another class's otherwise.
-    other = (label + 1 + tf.random.stateless_uniform((), keys[0], 0, num_classes - 1, tf.int32)) % (
-        num_classes
-    )
+    other = (
+        label + 1 + tf.random.stateless_uniform((), keys[0], 0, num_classes - 1, tf.int32, alg=_RNG)
+    ) % (num_classes)
     pattern = tf.where(uniform(1) < _BODY_MATCH_PROB, label, other)
     stripe_angle = tf.gather(tf.constant(_STRIPE_ANGLES), pattern % len(_STRIPE_ANGLES))
     stripe_period = s * tf.gather(tf.constant(_STRIPE_PERIODS), pattern // len(_STRIPE_ANGLES))
@@ -201,7 +215,7 @@ def _render(index: tf.Tensor, base_seed: tf.Tensor, size: int, split_name: str, 
     head_colour = tf.gather(tf.constant(_HEAD_COLOURS, tf.float32), label)
     image = tf.where(head[..., None], head_colour[None, None, :], image)
 
-    image = image + _NOISE_STD * tf.random.stateless_normal((size, size, 3), keys[11])
+    image = image + _NOISE_STD * tf.random.stateless_normal((size, size, 3), keys[11], alg=_RNG)
     image = tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
 
     element = {
@@ -264,8 +278,8 @@ def make_synthetic_dataset(
     if num_images is None:
         num_images = DEFAULT_NUM_TRAIN if split == "train" else DEFAULT_NUM_VAL
     size, split_code = _check_args(split, num_images, image_size, seed)
-    base_seed = tf.constant([seed, split_code], tf.int64)
-    return tf.data.Dataset.range(num_images).map(
+    base_seed = tf.constant([int(seed), split_code], tf.int64)
+    return tf.data.Dataset.range(int(num_images)).map(
         lambda i: _render(i, base_seed, size, split, with_parts),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,

@@ -155,10 +155,20 @@ def test_square_pair_image_size_is_accepted():
     np.testing.assert_array_equal(a, _stack(_elements(num_images=2, image_size=40), "image"))
 
 
+def test_numpy_integer_arguments_are_accepted():
+    a = _stack(
+        _elements(num_images=np.int64(2), image_size=np.int32(40), seed=np.int64(5)), "image"
+    )
+    np.testing.assert_array_equal(
+        a, _stack(_elements(num_images=2, image_size=40, seed=5), "image")
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
         ({"split": "holdout"}, ValueError, r"`split`.*Received: split='holdout'"),
+        ({"split": ["train"]}, ValueError, r"`split`.*Received: split=\['train'\]"),
         ({"num_images": -1}, ValueError, r"`num_images`.*Received: num_images=-1"),
         ({"num_images": 2.5}, TypeError, r"`num_images`.*Received: num_images=2.5"),
         ({"num_images": True}, TypeError, r"`num_images`"),

@@ -59,7 +59,12 @@ def test_config_json_records_the_resolved_settings(finished_run):
     saved = json.loads((run_dir / "config.json").read_text())
     resolved = TrainConfig.from_dict(saved, ignore_unknown=True)
     assert resolved.resume is False and resolved.run_dir == str(run_dir)
-    assert (resolved.epochs, resolved.hide_patch_sizes, resolved.image_size) == (2, (16,), (32, 32))
+    default_sizes = TrainConfig().hide_patch_sizes
+    assert (resolved.epochs, resolved.hide_patch_sizes, resolved.image_size) == (
+        2,
+        default_sizes,
+        (32, 32),
+    )
     assert resolved.lr == 1e-3 and resolved.steps_per_epoch == 64 // 16
     assert saved["num_classes"] == len(saved["class_names"]) == 8
     assert saved["class_names"][0] == "red"
