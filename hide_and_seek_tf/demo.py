@@ -63,16 +63,19 @@ def _rectangle(ax: Any, box: np.ndarray, colour: str) -> None:
         )
 
 
+def _first_images(config: dict[str, Any], split: str) -> dict[str, tf.Tensor]:
+    """The first `NUM_SHOWN` images of a split as one evaluation batch (image, label, boxes)."""
+    size = tuple(config["image_size"])
+    ds, _ = load_dataset(
+        config["data"], split, num_images=NUM_SHOWN, image_size=size, seed=config["seed"]
+    )
+    batches = make_pipeline(ds, training=False, batch_size=NUM_SHOWN, image_size=size, cache=False)
+    return next(iter(batches))
+
+
 def _hidden_samples_figure(run_dir: Path, out: Path) -> None:
     _, config, mean = load_run(run_dir)
-    ds, _ = load_dataset(
-        config["data"],
-        "train",
-        num_images=NUM_SHOWN,
-        image_size=config["image_size"],
-        seed=config["seed"],
-    )
-    images = np.stack([element["image"].numpy() for element in ds.take(NUM_SHOWN)])
+    images = _first_images(config, "train")["image"].numpy()
     hidden = hide_patches(
         images, tuple(config["hide_patch_sizes"]), config["hide_prob"], mean, seed=[0, 1]
     ).numpy()
@@ -93,26 +96,8 @@ def _hidden_samples_figure(run_dir: Path, out: Path) -> None:
 
 def _cams_figure(runs: dict[str, Path], evaluations: dict[str, dict], out: Path) -> None:
     """CAMs and boxes of every model on the same validation images (ground truth red, predicted green)."""
-    first = next(iter(runs.values()))
-    _, config, _ = load_run(first)
-    ds, _ = load_dataset(
-        config["data"],
-        "val",
-        num_images=NUM_SHOWN,
-        image_size=config["image_size"],
-        seed=config["seed"],
-    )
-    batch = next(
-        iter(
-            make_pipeline(
-                ds,
-                training=False,
-                batch_size=NUM_SHOWN,
-                image_size=tuple(config["image_size"]),
-                cache=False,
-            )
-        )
-    )
+    _, config, _ = load_run(next(iter(runs.values())))
+    batch = _first_images(config, "val")
     figure, axes = plt.subplots(len(runs), NUM_SHOWN, figsize=(1.4 * NUM_SHOWN, 1.6 * len(runs)))
     for row, (name, run_dir) in enumerate(runs.items()):
         model, _, _ = load_run(run_dir)

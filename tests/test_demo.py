@@ -1,0 +1,26 @@
+"""`make demo`'s engine: both models trained, both evaluated, a report with the table and pictures."""
+
+import json
+
+from hide_and_seek_tf.demo import run_demo
+
+
+def test_demo_writes_report_table_and_pictures_and_reuses_finished_runs(tmp_path):
+    out = tmp_path / "demo"
+    results = run_demo(out, seed=1, epochs=1, num_images=64, val_images=32, progress=False)
+    assert set(results) == {"GAP", "Hide-and-Seek"}
+    report = (out / "report.md").read_text()
+    for row in ("| GAP |", "| Hide-and-Seek |", "| whole-image box", "| fixed box chosen on train"):
+        assert row in report
+    for picture in ("hidden_samples.png", "cams_side_by_side.png", "threshold_curves.png"):
+        assert (out / picture).stat().st_size > 1000
+        assert f"]({picture})" in report
+    gap, has = (json.loads((out / r / "config.json").read_text()) for r in ("gap", "hide_and_seek"))
+    assert gap["hide_patch_sizes"] == [] and has["hide_patch_sizes"]
+    assert {k: v for k, v in gap.items() if k not in ("hide_patch_sizes", "run_dir")} == {
+        k: v for k, v in has.items() if k not in ("hide_patch_sizes", "run_dir")
+    }  # same seed, data, model and budget
+
+    model_time = (out / "gap" / "model.keras").stat().st_mtime_ns
+    run_demo(out, seed=1, epochs=1, num_images=64, val_images=32, progress=False)
+    assert (out / "gap" / "model.keras").stat().st_mtime_ns == model_time  # reused, not retrained
