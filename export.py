@@ -1,6 +1,6 @@
 """Export a training run's model as a TF Serving SavedModel returning class, score, label, CAM and box.
 
-    python export.py --run-dir runs/demo/has [--out RUN/serving] [--version N] [--threshold 0.2] \
+    python export.py --run-dir runs/demo/hide_and_seek [--out RUN/serving] [--version N] [--threshold T] \
         [--top-k 5] [--cam-size 14]
 
 Writes OUT/<version>/ (TF Serving layout) atomically and never overwrites an existing version.
@@ -22,7 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="model base path (default: RUN/serving)")
     parser.add_argument("--version", type=int, default=None, help="default: latest + 1")
     parser.add_argument(
-        "--threshold", type=float, default=0.2, help="CAM threshold (fraction of max)"
+        "--threshold",
+        type=float,
+        default=None,
+        help="CAM threshold, fraction of the map's max (default: the paper's: 0.3 for "
+        "googlenet_gap, else 0.2)",
     )
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--cam-size", type=int, default=14)

@@ -3,7 +3,8 @@
 
     python train.py                                   # quick demo on built-in synthetic data
     python train.py --data tiny-imagenet ~/data/tiny-imagenet-200.zip --model alexnet_gap_64 \
-        --schedule paper --epochs 55 --hide-patch-sizes 16 --run-dir runs/tiny-has16
+        --schedule paper --epochs 55 --hide-patch-sizes 16 --train-split train_minus_holdout \
+        --run-dir runs/tiny-has16
     python train.py --run-dir runs/tiny-has16 --resume   # continue a killed run
     python train.py --hide-patch-sizes none           # the plain GAP baseline
 
@@ -35,6 +36,7 @@ from hide_and_seek_tf.training import RECIPES, TrainConfig, configure_cpu_device
 from hide_and_seek_tf.training.config import (
     DEMO_BATCH_SIZE,
     DEMO_EPOCHS,
+    DEMO_HIDE_PATCH_SIZES,
     DEMO_IMAGE_SIZE,
     DEMO_NUM_IMAGES,
     STRATEGIES,
@@ -90,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--max-per-class", type=int, help="cap on training images per class")
     data.add_argument(
+        "--train-split",
+        help="split to train on (default train; Tiny ImageNet: train_minus_holdout keeps "
+        "train_holdout unseen for choosing CAM thresholds)",
+    )
+    data.add_argument(
         "--num-images",
         type=int,
         help=f"training images (synthetic: rendered; default {DEMO_NUM_IMAGES})",
@@ -104,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--hide-patch-sizes",
         help="comma-separated cell sides in pixels, 0 = show the whole image; 'none' = no hiding "
-        "(the GAP baseline). Default 16",
+        "(the GAP baseline). Default " + ",".join(map(str, DEMO_HIDE_PATCH_SIZES)),
     )
     model.add_argument("--hide-prob", type=float, help="probability of hiding a cell (default 0.5)")
     opt = p.add_argument_group("optimisation")
@@ -180,7 +187,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.hide_patch_sizes is not None:
         given["hide_patch_sizes"] = sequence_of_ints(args.hide_patch_sizes, "--hide-patch-sizes")
     for name in (
-        "data_dir", "max_per_class", "num_images", "model", "pooling", "hide_prob", "epochs",
+        "data_dir", "max_per_class", "train_split", "num_images", "model", "pooling", "hide_prob", "epochs",
         "batch_size", "schedule", "lr", "weight_decay", "seed", "steps_per_epoch", "validation",
         "run_dir", "resume", "backup_every", "strategy", "mixed_precision", "jit_compile",
     ):  # fmt: skip

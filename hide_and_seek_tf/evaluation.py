@@ -131,6 +131,35 @@ def ten_crop_cams(
 # ----------------------------------------------------------------------------------------------
 
 
+def _train_split(config: dict[str, Any]) -> str:
+    return config.get("train_split") or "train"
+
+
+def _check_holdout_unseen(config: dict[str, Any], data: str | None, split: str) -> None:
+    """Refuses to score `train_holdout` (where thresholds are chosen) if the model trained on it."""
+    spec = data or config["data"]
+    if split != "train_holdout" or not spec.startswith("tiny-imagenet:"):
+        return
+    from hide_and_seek_tf.data.tiny_imagenet import read_tiny_imagenet_index
+
+    path = spec.split(":", 1)[1]
+    classes = config.get("classes")
+    classes = list(classes) if isinstance(classes, list | tuple) else classes
+    trained = read_tiny_imagenet_index(
+        path, _train_split(config), classes=classes, max_per_class=config.get("max_per_class")
+    )
+    holdout = read_tiny_imagenet_index(path, "train_holdout", classes=classes)
+    seen = set(trained.ids) & set(holdout.ids)
+    if seen:
+        raise ValueError(
+            f"The model trained on {len(seen)} of the {len(holdout.ids)} `train_holdout` images "
+            f"(e.g. {sorted(seen)[0]!r}), so thresholds chosen there would be chosen on training "
+            "data. Train with `--train-split train_minus_holdout` (or a `--max-per-class` that "
+            f"leaves the last images of each class out). Received: train_split="
+            f"{_train_split(config)!r}, max_per_class={config.get('max_per_class')!r}"
+        )
+
+
 def _load_data(config: dict[str, Any], data: str | None, split: str, num_images, image_size):
     from hide_and_seek_tf.data import load_dataset
 
@@ -139,7 +168,7 @@ def _load_data(config: dict[str, Any], data: str | None, split: str, num_images,
         data or config["data"],
         split,
         classes=list(classes) if isinstance(classes, list | tuple) else classes,
-        max_per_class=config.get("max_per_class") if split == "train" else None,
+        max_per_class=config.get("max_per_class") if split == _train_split(config) else None,
         num_images=num_images,
         image_size=image_size,
         seed=int(config.get("seed", 0)),
@@ -175,7 +204,9 @@ def _train_box(
     split (every k-th image, so all classes take part), at the model's input size."""
     from hide_and_seek_tf.data import make_pipeline
 
-    ds, info = _load_data(config, data, "train", config.get("num_images"), tuple(image_size))
+    ds, info = _load_data(
+        config, data, _train_split(config), config.get("num_images"), tuple(image_size)
+    )
     if info.num_examples and info.num_examples > num:
         stride = info.num_examples // num
         ds = ds.enumerate().filter(lambda i, _: i % stride == 0).map(lambda _, e: e)
@@ -214,7 +245,8 @@ def evaluate_run(
             network (0.3 for googlenet_gap, else 0.2).
         sweep: use the 0.00, 0.01, ..., 0.99 grid (MaxBoxAcc / MaxBoxAccV2) instead.
         fixed_threshold: the threshold GT-known / Top-1 / Top-5 Loc are reported at; default
-            the paper's for the network (added to the grid when missing).
+            the single value of `thresholds` when one is given, else the paper's for the network
+            (added to the grid when missing).
         ten_crop: average class scores and CAMs over 10 crops (see `ten_crop_cams`).
         batch_size: images per batch.
         num_images: evaluate the first N images only (synthetic data: how many to render).
@@ -240,7 +272,12 @@ def evaluate_run(
     image_size = tuple(int(v) for v in model.input_shape[1:3])
     model_name = config.get("model", model.name)
     paper_t = PAPER_THRESHOLDS.get(model_name, DEFAULT_THRESHOLD)
-    fixed = paper_t if fixed_threshold is None else float(fixed_threshold)
+    if fixed_threshold is not None:
+        fixed = float(fixed_threshold)
+    elif thresholds is not None and len(thresholds) == 1 and not sweep:
+        fixed = float(thresholds[0])  # one threshold given: report at it
+    else:
+        fixed = paper_t
     if sweep:
         grid = SWEEP_THRESHOLDS
     else:
@@ -248,6 +285,7 @@ def evaluate_run(
     if not any(math.isclose(t, fixed, abs_tol=1e-6) for t in grid):
         grid = tuple(sorted(grid + (fixed,)))
 
+    _check_holdout_unseen(config, data, split)
     ds, info = _load_data(config, data, split, num_images, image_size)
     _check_match(model, config, info, run_dir)
     from hide_and_seek_tf.data import make_pipeline

@@ -253,15 +253,21 @@ def export_run(
     run_dir: str | os.PathLike,
     out: str | os.PathLike | None = None,
     version: int | None = None,
-    threshold: float = 0.2,
+    threshold: float | None = None,
     top_k: int = 5,
     cam_size: int = 14,
     jit_compile: bool = True,
 ) -> Path:
-    """Exports the model of a training run directory (default destination: `RUN/serving/<version>/`)."""
+    """Exports the model of a training run directory (default destination: `RUN/serving/<version>/`).
+
+    `threshold` None: the paper's for the network (0.3 for googlenet_gap, else 0.2), as evaluate.py uses.
+    """
+    from hide_and_seek_tf.evaluation import DEFAULT_THRESHOLD, PAPER_THRESHOLDS
     from hide_and_seek_tf.training import load_run
 
     model, config, _ = load_run(run_dir)
+    if threshold is None:
+        threshold = PAPER_THRESHOLDS.get(config.get("model"), DEFAULT_THRESHOLD)
     class_names = config.get("class_names") or [str(i) for i in range(model.output_shape[-1])]
     out = Path(run_dir) / "serving" if out is None else Path(out)
     return export_serving(model, class_names, out, version, threshold, top_k, cam_size, jit_compile)

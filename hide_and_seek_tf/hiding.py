@@ -216,9 +216,12 @@ def hide_patches(
             setting at 224 px).
         hide_prob: probability of hiding each cell, in [0, 1].
         fill_value: scalar or one value per channel, in the images' own units.
-        seed: None for fresh randomness on every call (drawn from TF's RNG, so `tf.random.set_seed` makes a
-            program reproducible), or a stateless seed (int, or int tensor of shape [2]): the output is then a
-            pure function of (images, seed), whatever else runs before or around it.
+        seed: None for fresh randomness on every call (drawn from TF's RNG, so `tf.random.set_seed` makes
+            eager code reproducible), or a stateless seed (int, or int tensor of shape [2]): the output is
+            then a pure function of (images, seed), whatever else runs before or around it. In a `tf.data`
+            map with a global seed set, None replays the same draws on every new iterator (every epoch):
+            pass per-batch seeds there, e.g. zipped from
+            `tf.data.Dataset.random(seed, rerandomize_each_iteration=True).batch(2)`.
         return_mask: also return the boolean hidden-pixel mask, (B, H, W) or (H, W).
 
     Returns:

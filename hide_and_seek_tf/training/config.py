@@ -83,6 +83,8 @@ class TrainConfig:
         data_dir: TFDS data directory (None: TFDS's default).
         classes: None (all), K (the first K classes) or a tuple of class ids (Tiny ImageNet wnids).
         max_per_class: cap on training images per class (None: all).
+        train_split: the split trained on. For Tiny ImageNet use "train_minus_holdout" when CAM thresholds
+            are to be chosen on "train_holdout" (evaluate.py refuses a holdout the model trained on).
         num_images: number of training images; for synthetic data, how many to render.
         image_size: (H, W) the model trains on; None: the dataset's own size (synthetic: the demo's).
         model: a `hide_and_seek_tf.models.build_model` name.
@@ -112,6 +114,7 @@ class TrainConfig:
     data_dir: str | None = None
     classes: int | tuple[str, ...] | None = None
     max_per_class: int | None = None
+    train_split: str = "train"
     num_images: int | None = None
     image_size: tuple[int, int] | None = None
     model: str = "small_gap"
@@ -174,6 +177,10 @@ class TrainConfig:
                     f"list of class ids. Received: classes={self.classes!r}"
                 )
         _optional_positive_int("max_per_class", self.max_per_class)
+        if not isinstance(self.train_split, str) or not self.train_split:
+            raise ValueError(
+                f"`train_split` must be a split name. Received: train_split={self.train_split!r}"
+            )
         _optional_positive_int("num_images", self.num_images)
         if self.image_size is not None and not (
             isinstance(self.image_size, tuple)

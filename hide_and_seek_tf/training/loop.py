@@ -136,7 +136,7 @@ def _load(config: TrainConfig, split: str, num_images: int | None):
         config.data,
         split,
         classes=list(config.classes) if isinstance(config.classes, tuple) else config.classes,
-        max_per_class=config.max_per_class if split == "train" else None,
+        max_per_class=config.max_per_class if split == config.train_split else None,
         num_images=num_images,
         image_size=config.image_size,
         seed=config.seed,
@@ -319,7 +319,7 @@ def _resolve_with_data(config: TrainConfig) -> tuple[TrainConfig, tf.data.Datase
     """Loads the training split and resolves the settings that depend on it."""
     if config.data_kind == "synthetic":
         config = config.resolve()  # the demo's image size and image count
-    train_ds, info = _load(config, "train", config.num_images)
+    train_ds, info = _load(config, config.train_split, config.num_images)
     num_train = info.num_examples if info.num_examples is not None else _count(train_ds)
     return (
         config.resolve(image_size=info.image_size, num_train=num_train),
@@ -388,7 +388,9 @@ def _train_into(
     global_step = start_epoch * steps + start_step
     history = state["history"] if state else []
 
-    stats = dataset_statistics(config, lambda: _load(config, "train", config.num_images)[0])
+    stats = dataset_statistics(
+        config, lambda: _load(config, config.train_split, config.num_images)[0]
+    )
     mean, std = stats["mean"], stats["std"]
     if chief:
         write_json_atomic(write_dir / CONFIG_FILE, _run_record(config, info, strategy))

@@ -92,7 +92,7 @@ def dataset_statistics(
         {"mean": [C floats], "std": [C floats], "num_pixels": int, "fingerprint": str, "data": spec,
         "split": "train", "image_size": [H, W]}: the content of `dataset_mean.json`.
     """
-    fingerprint = data_fingerprint(config, "train")
+    fingerprint = data_fingerprint(config, config.train_split)
     cached = cache_dir() / "means" / f"{fingerprint}.json"
     if cached.exists():
         try:
@@ -108,7 +108,7 @@ def dataset_statistics(
         "num_pixels": int(count),
         "fingerprint": fingerprint,
         "data": config.data,
-        "split": "train",
+        "split": config.train_split,
         "image_size": list(config.image_size) if config.image_size else None,
     }
     try:

@@ -279,3 +279,24 @@ def test_bad_images_rank_and_dtype():
 def test_uint8_fill_out_of_range():
     with pytest.raises(ValueError, match="fill_value"):
         hide_patches(tf.zeros([1, 8, 8, 3], tf.uint8), 4, 0.5, 300.0)
+
+
+def test_readme_tf_data_pattern_new_masks_every_epoch_and_reproducible():
+    images = np.ones((8, 16, 16, 3), np.float32)
+    ds = tf.data.Dataset.from_tensor_slices((images, np.arange(8)))
+
+    def pipeline():
+        seeds = tf.data.Dataset.random(seed=0, rerandomize_each_iteration=True).batch(2)
+        return tf.data.Dataset.zip(ds.batch(4), seeds).map(
+            lambda batch, seed: (hide_patches(batch[0], 4, 0.5, 0.0, seed=seed), batch[1])
+        )
+
+    def epoch(data):
+        return np.concatenate([x.numpy() for x, _ in data])
+
+    first_run = pipeline()
+    epoch1, epoch2 = epoch(first_run), epoch(first_run)
+    assert epoch1.tobytes() != epoch2.tobytes()  # a new grid every epoch
+    second_run = pipeline()
+    np.testing.assert_array_equal(epoch(second_run), epoch1)  # and the same run again
+    np.testing.assert_array_equal(epoch(second_run), epoch2)

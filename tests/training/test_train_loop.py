@@ -173,3 +173,16 @@ def test_tiny_imagenet_run_takes_size_and_names_from_the_data(
     assert saved["num_classes"] == 2 and len(saved["dataset"]["wnids"]) == 2
     assert saved["steps_per_epoch"] == 2  # 32 images / 16
     assert model.output.shape == (None, 2)
+
+
+def test_train_split_is_the_split_trained_on(tiny_imagenet_subset, tmp_path, cache_dir):
+    config = TrainConfig(
+        data=f"tiny-imagenet:{tiny_imagenet_subset}", classes=2, train_split="train_holdout",
+        batch_size=10, epochs=1, validation=False, run_dir=str(tmp_path / "run"),
+    )  # fmt: skip
+    train(config, verbose=0)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["train_split"] == "train_holdout"
+    assert saved["steps_per_epoch"] == 2  # 2 classes x 10 held-out images / 10
+    mean = json.loads((tmp_path / "run" / "dataset_mean.json").read_text())
+    assert mean["split"] == "train_holdout" and mean["num_pixels"] == 20 * 64 * 64

@@ -52,6 +52,7 @@ def test_json_lists_and_int_sizes_are_normalised():
         ("mixed_precision", "yes"),
         ("steps_per_epoch", 0),
         ("backup_every", 0),
+        ("train_split", ""),
     ],
 )
 def test_bad_field_raises_naming_field_and_value(field, value):
@@ -141,6 +142,8 @@ def test_cli_maps_every_form_of_its_options():
     assert _config(["--hide-patch-sizes", "none"]).hide_patch_sizes == ()
     assert _config(["--data", "tfds:cub"]).data == "tfds:cub"
     assert _config(["--classes", "n01,n02"]).classes == ("n01", "n02")
+    assert _config([]).train_split == "train"
+    assert _config(["--train-split", "train_minus_holdout"]).train_split == "train_minus_holdout"
 
 
 @pytest.mark.parametrize(
