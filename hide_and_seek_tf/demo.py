@@ -28,7 +28,7 @@ import tensorflow as tf  # noqa: E402
 from hide_and_seek_tf._io import atomic_path, write_json_atomic, write_text_atomic  # noqa: E402
 from hide_and_seek_tf.cam import cams_to_boxes, class_activation_maps  # noqa: E402
 from hide_and_seek_tf.data import load_dataset, make_pipeline  # noqa: E402
-from hide_and_seek_tf.evaluation import evaluate_run  # noqa: E402
+from hide_and_seek_tf.evaluation import draw_box, evaluate_run  # noqa: E402
 from hide_and_seek_tf.hiding import hide_patches  # noqa: E402
 from hide_and_seek_tf.training import TrainConfig, load_run, train  # noqa: E402
 
@@ -53,16 +53,6 @@ def _save(figure: Any, path: Path) -> None:
     plt.close(figure)
 
 
-def _rectangle(ax: Any, box: np.ndarray, colour: str) -> None:
-    x0, y0, x1, y1 = (float(v) for v in box)
-    if x1 >= 0:
-        ax.add_patch(
-            plt.Rectangle(
-                (x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1, fill=False, ec=colour, lw=1.5
-            )
-        )
-
-
 def _first_images(config: dict[str, Any], split: str) -> dict[str, tf.Tensor]:
     """The first `NUM_SHOWN` images of a split as one evaluation batch (image, label, boxes)."""
     size = tuple(config["image_size"])
@@ -73,8 +63,7 @@ def _first_images(config: dict[str, Any], split: str) -> dict[str, tf.Tensor]:
     return next(iter(batches))
 
 
-def _hidden_samples_figure(run_dir: Path, out: Path) -> None:
-    _, config, mean = load_run(run_dir)
+def _hidden_samples_figure(config: dict[str, Any], mean: np.ndarray, out: Path) -> None:
     images = _first_images(config, "train")["image"].numpy()
     hidden = hide_patches(
         images, tuple(config["hide_patch_sizes"]), config["hide_prob"], mean, seed=[0, 1]
@@ -94,13 +83,14 @@ def _hidden_samples_figure(run_dir: Path, out: Path) -> None:
     _save(figure, out)
 
 
-def _cams_figure(runs: dict[str, Path], evaluations: dict[str, dict], out: Path) -> None:
+def _cams_figure(loaded: dict[str, tuple], evaluations: dict[str, dict], out: Path) -> None:
     """CAMs and boxes of every model on the same validation images (ground truth red, predicted green)."""
-    _, config, _ = load_run(next(iter(runs.values())))
+    _, config, _ = next(iter(loaded.values()))
     batch = _first_images(config, "val")
-    figure, axes = plt.subplots(len(runs), NUM_SHOWN, figsize=(1.4 * NUM_SHOWN, 1.6 * len(runs)))
-    for row, (name, run_dir) in enumerate(runs.items()):
-        model, _, _ = load_run(run_dir)
+    figure, axes = plt.subplots(
+        len(loaded), NUM_SHOWN, figsize=(1.4 * NUM_SHOWN, 1.6 * len(loaded))
+    )
+    for row, (name, (model, _, _)) in enumerate(loaded.items()):
         threshold = evaluations[name]["metrics"]["cam_threshold"]
         _, cams = class_activation_maps(model, batch["image"], class_ids=batch["label"])
         boxes = cams_to_boxes(cams[:, 0], thresholds=(threshold,))[:, 0].numpy()
@@ -109,8 +99,8 @@ def _cams_figure(runs: dict[str, Path], evaluations: dict[str, dict], out: Path)
             ax.imshow(batch["image"][column].numpy().astype(np.uint8))
             ax.imshow(cams[column, 0].numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
             for gt in batch["boxes"][column].numpy():
-                _rectangle(ax, gt, "red")
-            _rectangle(ax, boxes[column], "lime")
+                draw_box(ax, gt, "red")
+            draw_box(ax, boxes[column], "lime")
             ax.axis("off")
         axes[row, 0].set_title(name, loc="left", fontsize=9)
     _save(figure, out)
@@ -135,8 +125,8 @@ def _curves_figure(evaluations: dict[str, dict], out: Path) -> None:
     _save(figure, out)
 
 
-def _report(evaluations: dict[str, dict], seconds: dict[str, float], run_dir: Path) -> str:
-    _, config, _ = load_run(run_dir)  # the resolved settings, as trained
+def _report(evaluations: dict[str, dict], seconds: dict[str, float], config: dict[str, Any]) -> str:
+    """The report's Markdown; `config` is a run's resolved config.json (the settings as trained)."""
     metrics = {name: result["metrics"] for name, result in evaluations.items()}
     baselines = next(iter(evaluations.values()))["baselines"]
     threshold = next(iter(metrics.values()))["cam_threshold"]
@@ -227,12 +217,14 @@ def run_demo(
         evaluations[name] = evaluate_run(
             config.run_dir, sweep=True, num_images=val_images, progress=progress
         )
-    runs = {name: Path(config.run_dir) for name, config in configs.items()}
-    _hidden_samples_figure(runs["Hide-and-Seek"], out / "hidden_samples.png")
-    _cams_figure(runs, evaluations, out / "cams_side_by_side.png")
+    # (model, resolved config, dataset mean) of each run, loaded once for the figures and the report.
+    loaded = {name: load_run(config.run_dir) for name, config in configs.items()}
+    _, has_config, has_mean = loaded["Hide-and-Seek"]
+    _hidden_samples_figure(has_config, has_mean, out / "hidden_samples.png")
+    _cams_figure(loaded, evaluations, out / "cams_side_by_side.png")
     _curves_figure(evaluations, out / "threshold_curves.png")
     write_json_atomic(out / "summary.json", {n: r["metrics"] for n, r in evaluations.items()})
-    report = _report(evaluations, seconds, runs["Hide-and-Seek"])
+    report = _report(evaluations, seconds, has_config)
     write_text_atomic(out / "report.md", report)
     print("\n" + report.split("## Hide-and-Seek on training images")[0])
     print(f"Report: {out / 'report.md'}")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -197,11 +198,37 @@ def _check_match(model: keras.Model, config: dict[str, Any], info: Any, run_dir:
         )
 
 
+# Fitted fixed boxes, by the data settings they depend on: models trained on the same data (GAP and
+# Hide-and-Seek in the demo, every run of a study) share one fit instead of re-reading the images.
+_TRAIN_BOXES: dict[str, tuple[list[int], int]] = {}
+
+
 def _train_box(
     config: dict[str, Any], data: str | None, image_size: tuple[int, int], num: int
 ) -> tuple[list[int], int]:
     """The fixed box fitted on the boxes of up to `num` training images spread evenly over the
     split (every k-th image, so all classes take part), at the model's input size."""
+    key = json.dumps(
+        [
+            data or config["data"],
+            _train_split(config),
+            *(
+                config.get(k)
+                for k in ("classes", "max_per_class", "num_images", "seed", "data_dir")
+            ),
+            list(image_size),
+            num,
+        ],
+        sort_keys=True,
+    )
+    if key not in _TRAIN_BOXES:
+        _TRAIN_BOXES[key] = _fit_train_box(config, data, image_size, num)
+    return _TRAIN_BOXES[key]
+
+
+def _fit_train_box(
+    config: dict[str, Any], data: str | None, image_size: tuple[int, int], num: int
+) -> tuple[list[int], int]:
     from hide_and_seek_tf.data import make_pipeline
 
     ds, info = _load_data(
@@ -425,7 +452,6 @@ def _curve_figure(result: dict[str, Any]):
 
 def _cams_figure(shown: dict[str, list], class_names: Sequence[str], threshold: float):
     from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
 
     n = len(shown["image"])
     cols = min(4, max(n, 1))
@@ -437,9 +463,8 @@ def _cams_figure(shown: dict[str, list], class_names: Sequence[str], threshold: 
         ax.imshow(image)
         ax.imshow(shown["cam"][i], cmap="jet", alpha=0.45, vmin=0.0, vmax=1.0)
         for box in shown["gt"][i]:
-            if box[2] >= 0:
-                ax.add_patch(_rect(Rectangle, box, "red"))
-        ax.add_patch(_rect(Rectangle, shown["box"][i], "lime"))
+            draw_box(ax, box, "red")
+        draw_box(ax, shown["box"][i], "lime")
         label, pred = int(shown["label"][i]), int(shown["pred"][i])
         ax.set_title(
             f"{class_names[label]} / pred {class_names[pred]}",
@@ -451,9 +476,21 @@ def _cams_figure(shown: dict[str, list], class_names: Sequence[str], threshold: 
     return fig
 
 
-def _rect(rectangle, box, color):
+def draw_box(ax, box, color: str) -> None:
+    """Draws an inclusive pixel box on a matplotlib axis; padding or "no box" rows (x1 < 0) are skipped."""
+    from matplotlib.patches import Rectangle
+
     x0, y0, x1, y1 = (float(v) for v in box)
+    if x1 < 0:
+        return
     # Inclusive pixel box: its edges are half a pixel outside the pixel centres.
-    return rectangle(
-        (x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1, fill=False, edgecolor=color, linewidth=1.5
+    ax.add_patch(
+        Rectangle(
+            (x0 - 0.5, y0 - 0.5),
+            x1 - x0 + 1,
+            y1 - y0 + 1,
+            fill=False,
+            edgecolor=color,
+            linewidth=1.5,
+        )
     )

@@ -30,7 +30,7 @@ import keras
 import tensorflow as tf
 
 from hide_and_seek_tf.cam import cams_to_boxes, class_activation_maps
-from hide_and_seek_tf.data.common import affine_boxes
+from hide_and_seek_tf.data.common import affine_boxes, resize_image
 
 # Leading bytes of the formats tf.io.decode_image reads.
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
@@ -134,17 +134,8 @@ class CamServer:
 
         def decode_one(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-            original = tf.shape(image)[:2]
-            resized = tf.image.resize(image, (height, width), method="bilinear", antialias=True)
-            resized = tf.round(tf.clip_by_value(resized, 0.0, 255.0))
-            # An image already at model size passes through untouched, as in the data pipeline.
-            same = tf.reduce_all(original == [height, width])
-            pixels = tf.cond(
-                same,
-                lambda: tf.cast(tf.image.resize_with_crop_or_pad(image, height, width), tf.float32),
-                lambda: resized,
-            )
-            return pixels, original
+            pixels = tf.cast(resize_image(image, (height, width)), tf.float32)
+            return tf.ensure_shape(pixels, [height, width, 3]), tf.shape(image)[:2]
 
         return tf.map_fn(
             decode_one,

@@ -238,8 +238,6 @@ def hide_patches(
         ...                       seed=[0, 42])
     """
     images = _check_images(images)
-    validate_patch_sizes(patch_sizes)
-    validate_hide_prob(hide_prob)
     fill = _fill_tensor(validate_fill_value(fill_value), images.shape[-1], images.dtype)
 
     single = images.shape.rank == 3

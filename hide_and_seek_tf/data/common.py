@@ -179,28 +179,74 @@ def normalized_to_inclusive(bbox: Any, height: Any, width: Any) -> tf.Tensor:
     return tf.stack([x0, y0, x1, y1], axis=-1)
 
 
+def resize_image(image: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+    """Resizes one uint8 image to `size` = (H, W): bilinear, antialiased, rounded back to uint8.
+
+    The aspect ratio is not kept (the image is stretched), as in the paper's resizing. An image
+    already of that size comes back unchanged (the rounded same-size resize is the identity; it is
+    skipped when the size is known statically). The data pipeline and the serving export both
+    resize through here.
+    """
+    height, width = size
+    if tuple(image.shape[:2]) == (height, width):
+        return image
+    resized = tf.image.resize(image, (height, width), method="bilinear", antialias=True)
+    return tf.cast(tf.round(tf.clip_by_value(resized, 0.0, 255.0)), tf.uint8)
+
+
 def resize_image_and_boxes(
     image: tf.Tensor, boxes: tf.Tensor, size: tuple[int, int]
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """Resizes one uint8 image (bilinear, antialiased) to `size` = (H, W) and scales its boxes.
-
-    The aspect ratio is not kept (the image is stretched), as in the paper's resizing. Returns a
-    uint8 image (rounded) and float32 boxes; an image already of that size is returned unchanged.
-    """
+    """`resize_image`, with the image's boxes scaled to match (float32, inclusive pixels)."""
     height, width = size
     if tuple(image.shape[:2]) == (height, width):
         return image, tf.cast(boxes, tf.float32)
     old = tf.cast(tf.shape(image)[:2], tf.float32)
-    resized = tf.image.resize(image, (height, width), method="bilinear", antialias=True)
-    resized = tf.cast(tf.round(tf.clip_by_value(resized, 0.0, 255.0)), tf.uint8)
     boxes = affine_boxes(boxes, width / old[1], 0.0, height / old[0], 0.0, width, height)
-    return resized, boxes
+    return resize_image(image, size), boxes
 
 
 def resize_element(element: dict, size: tuple[int, int]) -> dict:
     """`resize_image_and_boxes` on an element dict (other keys pass through)."""
     image, boxes = resize_image_and_boxes(element["image"], element["boxes"], size)
     return {**element, "image": image, "boxes": boxes}
+
+
+def resolve_classes(class_names: Sequence[str], classes: Any, where: str = "") -> tuple[int, ...]:
+    """The original labels a `classes` option keeps, in their new order.
+
+    Args:
+        class_names: name (or id) of every original label, in label order.
+        classes: None (all), K (the first K labels) or a list of names from `class_names`
+            (new labels follow the list's order).
+        where: where the names come from, for error messages (e.g. a wnids.txt path).
+
+    Raises:
+        TypeError / ValueError: a bad `classes`, naming it.
+    """
+    n = len(class_names)
+    source = f" (classes in {where})" if where else ""
+    if classes is None:
+        return tuple(range(n))
+    if isinstance(classes, numbers.Integral) and not isinstance(classes, bool):
+        if not 1 <= classes <= n:
+            raise ValueError(f"`classes` must be in [1, {n}]{source}. Received: classes={classes}")
+        return tuple(range(int(classes)))
+    if isinstance(classes, str) or not isinstance(classes, Sequence) or not classes:
+        raise TypeError(
+            "`classes` must be None, a number K of classes (the first K) or a non-empty list of "
+            f"class names. Received: classes={classes!r}"
+        )
+    index = {name: i for i, name in enumerate(class_names)}
+    unknown = [c for c in classes if c not in index]
+    if unknown:
+        raise ValueError(
+            f"`classes` holds unknown class names{source}: {unknown[:5]}. "
+            f"Received: classes={list(classes)!r}"
+        )
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"`classes` must not repeat a class. Received: classes={list(classes)!r}")
+    return tuple(index[c] for c in classes)
 
 
 def select_classes(
@@ -211,8 +257,7 @@ def select_classes(
     Args:
         ds: dataset of dicts with an integer "label".
         class_names: name of every original label, in label order.
-        classes: None (all), K (the first K labels) or a list of names from `class_names`
-            (new labels follow the list's order).
+        classes: see `resolve_classes`.
 
     Returns:
         (dataset, kept) where `kept[new_label]` is the original label.
@@ -221,30 +266,7 @@ def select_classes(
         TypeError / ValueError: a bad `classes`, naming it.
     """
     n = len(class_names)
-    if classes is None:
-        return ds, tuple(range(n))
-    if isinstance(classes, numbers.Integral) and not isinstance(classes, bool):
-        if not 1 <= classes <= n:
-            raise ValueError(f"`classes` must be in [1, {n}]. Received: classes={classes}")
-        kept = tuple(range(int(classes)))
-    elif isinstance(classes, Sequence) and not isinstance(classes, str) and classes:
-        index = {name: i for i, name in enumerate(class_names)}
-        unknown = [c for c in classes if c not in index]
-        if unknown:
-            raise ValueError(
-                f"`classes` holds unknown class names {unknown[:5]}. "
-                f"Received: classes={list(classes)!r}"
-            )
-        if len(set(classes)) != len(classes):
-            raise ValueError(
-                f"`classes` must not repeat a class. Received: classes={list(classes)!r}"
-            )
-        kept = tuple(index[c] for c in classes)
-    else:
-        raise TypeError(
-            "`classes` must be None, a number K of classes or a non-empty list of class names. "
-            f"Received: classes={classes!r}"
-        )
+    kept = resolve_classes(class_names, classes)
     if kept == tuple(range(n)):
         return ds, kept
     new_label = [-1] * n

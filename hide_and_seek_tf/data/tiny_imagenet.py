@@ -33,7 +33,6 @@ import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -43,6 +42,7 @@ from hide_and_seek_tf.data.common import (
     check_count,
     parse_image_size,
     resize_element,
+    resolve_classes,
 )
 
 IMAGE_SIZE: tuple[int, int] = (64, 64)
@@ -172,33 +172,6 @@ def _parse_box(fields: Sequence[str], line: str, where: str, layout: str) -> tup
     return x0, y0, x1, y1
 
 
-def _select_classes(wnids: Sequence[str], classes: Any, where: str) -> tuple[str, ...]:
-    if classes is None:
-        return tuple(wnids)
-    if isinstance(classes, int) and not isinstance(classes, bool):
-        if not 1 <= classes <= len(wnids):
-            raise ValueError(
-                f"`classes` must be in [1, {len(wnids)}] (classes in {where}). "
-                f"Received: classes={classes}"
-            )
-        return tuple(wnids[:classes])
-    if isinstance(classes, str) or not isinstance(classes, Sequence) or not classes:
-        raise TypeError(
-            "`classes` must be None, a number K of classes (the first K in wnids.txt) or a "
-            f"non-empty list of wnids. Received: classes={classes!r}"
-        )
-    known = set(wnids)
-    unknown = [c for c in classes if c not in known]
-    if unknown:
-        raise ValueError(
-            f"`classes` holds wnids not in {where}: {unknown[:5]}. "
-            f"Received: classes={list(classes)!r}"
-        )
-    if len(set(classes)) != len(classes):
-        raise ValueError(f"`classes` must not repeat a wnid. Received: classes={list(classes)!r}")
-    return tuple(classes)
-
-
 def _class_names(archive: _Archive, wnids: Sequence[str]) -> tuple[str, ...]:
     if not archive.exists("words.txt"):
         return tuple(wnids)
@@ -248,7 +221,8 @@ def read_tiny_imagenet_index(
     archive = _Archive(path)
     try:
         all_wnids = [w.strip() for w in archive.read_text("wnids.txt").splitlines() if w.strip()]
-        wnids = _select_classes(all_wnids, classes, archive.location("wnids.txt"))
+        kept = resolve_classes(all_wnids, classes, archive.location("wnids.txt"))
+        wnids = tuple(all_wnids[i] for i in kept)
         label_of = {w: i for i, w in enumerate(wnids)}
         if split == "val":
             records = _val_records(archive, label_of, all_wnids)

@@ -53,7 +53,6 @@ class HideAndSeek(keras.layers.Layer):
         )
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = False
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         if not training:
