@@ -123,13 +123,17 @@ class CamServer:
         for magic in _MAGIC:
             known |= tf.strings.substr(images, 0, len(magic)) == magic
         bad = tf.cast(tf.where(~known)[:, 0], tf.int32)
-        tf.debugging.assert_equal(
-            tf.size(bad),
-            0,
-            message="`images` must be JPEG or PNG (or GIF/BMP) encoded strings; "
-            "these batch indices are not",
+        check = tf.debugging.Assert(
+            tf.size(bad) == 0,
+            [
+                "`images` must be JPEG or PNG (or GIF/BMP) encoded strings; these batch indices are not:",
+                bad,
+            ],
             summarize=16,
         )
+        # Decoding must wait for the check, or a traced graph may hit the decoder's own error first.
+        with tf.control_dependencies([check]):
+            images = tf.identity(images)
         height, width = self.size
 
         def decode_one(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
