@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(the GAP baseline). Default " + ",".join(map(str, DEMO_HIDE_PATCH_SIZES)),
     )
     model.add_argument("--hide-prob", type=float, help="probability of hiding a cell (default 0.5)")
+    model.add_argument(
+        "--augment", choices=("flip", "crop_flip"), help="training augmentation (default flip)"
+    )
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, help=f"default {DEMO_EPOCHS}")
     opt.add_argument(
@@ -155,7 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="split the CPU into N logical devices (to run --strategy mirrored without GPUs)",
     )
     run.add_argument(
-        "--mixed-precision", action=argparse.BooleanOptionalAction, help="mixed_float16 policy"
+        "--mixed-precision",
+        nargs="?",
+        const=True,
+        choices=("float16", "bfloat16"),
+        help="mixed precision: float16 (GPUs; the default when no value is given) or bfloat16 "
+        "(CPUs with AMX/AVX512-BF16, TPUs)",
     )
     run.add_argument(
         "--jit-compile", action=argparse.BooleanOptionalAction, help="XLA-compile steps"
@@ -187,7 +195,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.hide_patch_sizes is not None:
         given["hide_patch_sizes"] = sequence_of_ints(args.hide_patch_sizes, "--hide-patch-sizes")
     for name in (
-        "data_dir", "max_per_class", "train_split", "num_images", "model", "pooling", "hide_prob", "epochs",
+        "data_dir", "max_per_class", "train_split", "num_images", "model", "pooling", "hide_prob", "augment", "epochs",
         "batch_size", "schedule", "lr", "weight_decay", "seed", "steps_per_epoch", "validation",
         "run_dir", "resume", "backup_every", "strategy", "mixed_precision", "jit_compile",
     ):  # fmt: skip

@@ -31,6 +31,14 @@ RECIPES: dict[str, dict[str, float]] = {
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 POOLINGS = ("avg", "max")
+AUGMENTS = ("flip", "crop_flip")
+# `mixed_precision` values -> Keras dtype policy; True is "float16", as before bfloat16 existed.
+MIXED_PRECISION = {
+    False: "float32",
+    True: "mixed_float16",
+    "float16": "mixed_float16",
+    "bfloat16": "mixed_bfloat16",
+}
 DATA_KINDS = ("synthetic", "tiny-imagenet:PATH", "tfds:NAME")
 
 # Settings that may change between a run and its `--resume` without changing what is trained.
@@ -100,7 +108,10 @@ class TrainConfig:
         seed: seed for weights, data order, augmentation and hiding.
         strategy: "default", "mirrored" (`tf.distribute.MirroredStrategy`) or "multi-worker"
             (`tf.distribute.MultiWorkerMirroredStrategy` from `TF_CONFIG`).
-        mixed_precision: train with the "mixed_float16" policy.
+        mixed_precision: False (float32), "bfloat16" (Keras "mixed_bfloat16": CPUs with AMX/AVX512-BF16,
+            TPUs) or "float16" ("mixed_float16": GPUs); True means "float16".
+        augment: training augmentation, "flip" (random horizontal flip) or "crop_flip" (random
+            resized crop, then flip), see `make_pipeline`.
         jit_compile: XLA-compile the train step.
         run_dir: where the run is written (None: runs/<data>-<model>-<has|gap>-<time>).
         resume: continue the run in `run_dir` from its last saved state.
@@ -128,7 +139,8 @@ class TrainConfig:
     weight_decay: float | None = None
     seed: int = 0
     strategy: str = "default"
-    mixed_precision: bool = False
+    mixed_precision: bool | str = False
+    augment: str = "flip"
     jit_compile: bool = False
     run_dir: str | None = None
     resume: bool = False
@@ -230,7 +242,16 @@ class TrainConfig:
             raise ValueError(
                 f"`strategy` must be one of {list(STRATEGIES)}. Received: strategy={self.strategy!r}"
             )
-        for name in ("mixed_precision", "jit_compile", "resume", "validation"):
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(
+                f"`mixed_precision` must be one of {list(MIXED_PRECISION)}. "
+                f"Received: mixed_precision={self.mixed_precision!r}"
+            )
+        if self.augment not in AUGMENTS:
+            raise ValueError(
+                f"`augment` must be one of {list(AUGMENTS)}. Received: augment={self.augment!r}"
+            )
+        for name in ("jit_compile", "resume", "validation"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")

@@ -29,6 +29,7 @@ from hide_and_seek_tf.training.callbacks import (
     restore_state,
 )
 from hide_and_seek_tf.training.config import (
+    MIXED_PRECISION,
     PAPER_FINAL_LR_FACTOR,
     RECIPES,
     TrainConfig,
@@ -194,10 +195,10 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Op
 
 
 @contextlib.contextmanager
-def _dtype_policy(mixed_precision: bool) -> Iterator[None]:
+def _dtype_policy(mixed_precision: bool | str) -> Iterator[None]:
     """Sets the global Keras dtype policy for the block and restores the previous one."""
     previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    keras.mixed_precision.set_global_policy(MIXED_PRECISION[mixed_precision])
     try:
         yield
     finally:
@@ -342,6 +343,7 @@ def _input_pipelines(
         hide_prob=config.hide_prob,
         fill_value=mean,
         seed=seed,
+        augment=config.augment,
         drop_remainder=True,
     )
     train_batches = train_batches.repeat().with_options(_SHARD_OPTIONS)
