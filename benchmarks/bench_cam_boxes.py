@@ -37,7 +37,7 @@ import tensorflow as tf  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hide_and_seek_tf.cam import cams_to_boxes  # noqa: E402
+from hide_and_seek_tf.boxes import cams_to_boxes  # noqa: E402
 
 try:
     import cv2

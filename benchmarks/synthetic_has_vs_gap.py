@@ -53,7 +53,8 @@ import tensorflow as tf  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from hide_and_seek_tf._io import write_text_atomic  # noqa: E402
-from hide_and_seek_tf.cam import cams_to_boxes, class_activation_maps  # noqa: E402
+from hide_and_seek_tf.boxes import cams_to_boxes  # noqa: E402
+from hide_and_seek_tf.cam import class_activation_maps  # noqa: E402
 from hide_and_seek_tf.data import make_pipeline, make_synthetic_dataset  # noqa: E402
 from hide_and_seek_tf.data.synthetic import SYNTHETIC_CLASS_NAMES  # noqa: E402
 from hide_and_seek_tf.dataset_mean import compute_dataset_moments  # noqa: E402

@@ -18,17 +18,15 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from hide_and_seek_tf._io import atomic_path, write_json_atomic, write_text_atomic  # noqa: E402
-from hide_and_seek_tf.cam import cams_to_boxes, class_activation_maps  # noqa: E402
+from hide_and_seek_tf import plotting  # noqa: E402
+from hide_and_seek_tf._io import write_json_atomic, write_text_atomic  # noqa: E402
+from hide_and_seek_tf.boxes import cams_to_boxes  # noqa: E402
+from hide_and_seek_tf.cam import class_activation_maps  # noqa: E402
 from hide_and_seek_tf.data import load_dataset, make_pipeline  # noqa: E402
-from hide_and_seek_tf.evaluation import draw_box, evaluate_run  # noqa: E402
+from hide_and_seek_tf.evaluation import evaluate_run  # noqa: E402
 from hide_and_seek_tf.hiding import hide_patches  # noqa: E402
 from hide_and_seek_tf.training import TrainConfig, load_run, train  # noqa: E402
 
@@ -47,12 +45,6 @@ def _train_or_reuse(config: TrainConfig) -> float:
     return time.perf_counter() - start
 
 
-def _save(figure: Any, path: Path) -> None:
-    with atomic_path(path, suffix=".png") as tmp:
-        figure.savefig(tmp, dpi=90, bbox_inches="tight")
-    plt.close(figure)
-
-
 def _first_images(config: dict[str, Any], split: str) -> dict[str, tf.Tensor]:
     """The first `NUM_SHOWN` images of a split as one evaluation batch (image, label, boxes)."""
     size = tuple(config["image_size"])
@@ -68,61 +60,25 @@ def _hidden_samples_figure(config: dict[str, Any], mean: np.ndarray, out: Path) 
     hidden = hide_patches(
         images, tuple(config["hide_patch_sizes"]), config["hide_prob"], mean, seed=[0, 1]
     ).numpy()
-    figure, axes = plt.subplots(2, NUM_SHOWN, figsize=(1.4 * NUM_SHOWN, 3.0))
-    for column in range(NUM_SHOWN):
-        for row, batch in enumerate((images, hidden)):
-            axes[row, column].imshow(batch[column].astype(np.uint8))
-            axes[row, column].axis("off")
-    axes[0, 0].set_title("training images", loc="left", fontsize=9)
-    axes[1, 0].set_title(
+    caption = (
         f"hidden: cells {tuple(config['hide_patch_sizes'])} px, p={config['hide_prob']}, "
-        "fill = dataset mean",
-        loc="left",
-        fontsize=9,
+        "fill = dataset mean"
     )
-    _save(figure, out)
+    plotting.save_figure(out, plotting.hidden_samples_figure(images, hidden, caption), dpi=90)
 
 
 def _cams_figure(loaded: dict[str, tuple], evaluations: dict[str, dict], out: Path) -> None:
     """CAMs and boxes of every model on the same validation images (ground truth red, predicted green)."""
     _, config, _ = next(iter(loaded.values()))
     batch = _first_images(config, "val")
-    figure, axes = plt.subplots(
-        len(loaded), NUM_SHOWN, figsize=(1.4 * NUM_SHOWN, 1.6 * len(loaded))
-    )
-    for row, (name, (model, _, _)) in enumerate(loaded.items()):
+    rows = {}
+    for name, (model, _, _) in loaded.items():
         threshold = evaluations[name]["metrics"]["cam_threshold"]
         _, cams = class_activation_maps(model, batch["image"], class_ids=batch["label"])
-        boxes = cams_to_boxes(cams[:, 0], thresholds=(threshold,))[:, 0].numpy()
-        for column in range(NUM_SHOWN):
-            ax = axes[row, column]
-            ax.imshow(batch["image"][column].numpy().astype(np.uint8))
-            ax.imshow(cams[column, 0].numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
-            for gt in batch["boxes"][column].numpy():
-                draw_box(ax, gt, "red")
-            draw_box(ax, boxes[column], "lime")
-            ax.axis("off")
-        axes[row, 0].set_title(name, loc="left", fontsize=9)
-    _save(figure, out)
-
-
-def _curves_figure(evaluations: dict[str, dict], out: Path) -> None:
-    figure, ax = plt.subplots(figsize=(5.5, 3.5))
-    for name, result in evaluations.items():
-        curves = result["metrics"]["curves"]
-        ax.plot(curves["cam_thresholds"], curves["gt_known_loc"], label=name)
-    baselines = next(iter(evaluations.values()))["baselines"]
-    ax.axhline(
-        baselines["whole_image"]["gt_known_loc"], color="grey", ls=":", label="whole-image box"
-    )
-    ax.axhline(
-        baselines["train_box"]["gt_known_loc"], color="black", ls="--", label="fixed box (train)"
-    )
-    ax.set_xlabel("CAM threshold (fraction of max)")
-    ax.set_ylabel("GT-known Loc (%), IoU >= 0.5")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    _save(figure, out)
+        boxes = cams_to_boxes(cams[:, 0], thresholds=(threshold,))[:, 0]
+        rows[name] = (cams[:, 0].numpy(), boxes.numpy())
+    figure = plotting.cams_side_by_side_figure(batch["image"].numpy(), batch["boxes"].numpy(), rows)
+    plotting.save_figure(out, figure, dpi=90)
 
 
 def _report(evaluations: dict[str, dict], seconds: dict[str, float], config: dict[str, Any]) -> str:
@@ -222,7 +178,9 @@ def run_demo(
     _, has_config, has_mean = loaded["Hide-and-Seek"]
     _hidden_samples_figure(has_config, has_mean, out / "hidden_samples.png")
     _cams_figure(loaded, evaluations, out / "cams_side_by_side.png")
-    _curves_figure(evaluations, out / "threshold_curves.png")
+    plotting.save_figure(
+        out / "threshold_curves.png", plotting.gt_known_curves_figure(evaluations), dpi=90
+    )
     write_json_atomic(out / "summary.json", {n: r["metrics"] for n, r in evaluations.items()})
     report = _report(evaluations, seconds, has_config)
     write_text_atomic(out / "report.md", report)

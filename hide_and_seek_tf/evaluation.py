@@ -36,8 +36,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from hide_and_seek_tf._io import atomic_path, write_json_atomic, write_text_atomic
-from hide_and_seek_tf.cam import cams_to_boxes, class_activation_maps
+from hide_and_seek_tf import plotting
+from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
+from hide_and_seek_tf.boxes import cams_to_boxes
+from hide_and_seek_tf.cam import class_activation_maps, ten_crop_cams
 from hide_and_seek_tf.metrics import (
     FixedBoxBaseline,
     LocalizationEvaluator,
@@ -49,82 +51,7 @@ SWEEP_THRESHOLDS = tuple(round(0.01 * i, 2) for i in range(100))
 #: The paper's per-network CAM threshold (fraction of the map's max), section 4.1.
 PAPER_THRESHOLDS = {"googlenet_gap": 0.3}
 DEFAULT_THRESHOLD = 0.2
-#: Ten-crop: the image is upscaled by this factor (256 / 224, the usual ratio) and cropped back.
-TEN_CROP_SCALE = 256 / 224
 EVAL_DIR = "eval"
-
-
-# ----------------------------------------------------------------------------------------------
-# Ten-crop
-# ----------------------------------------------------------------------------------------------
-
-
-def ten_crop_offsets(size: tuple[int, int], crop: tuple[int, int]) -> list[tuple[int, int]]:
-    """(top, left) of the 4 corner crops and the centre crop of `crop` in an image of `size`."""
-    (sh, sw), (ch, cw) = size, crop
-    return [
-        (0, 0),
-        (0, sw - cw),
-        (sh - ch, 0),
-        (sh - ch, sw - cw),
-        ((sh - ch) // 2, (sw - cw) // 2),
-    ]
-
-
-def ten_crops(images: tf.Tensor, crop: tuple[int, int]) -> tf.Tensor:
-    """(B, S, S', C) -> (10 * B, h, w, C): 5 crops, then the same 5 flipped left-right.
-
-    Crop-major: rows k * B .. (k + 1) * B - 1 are crop k of every image."""
-    size = (int(images.shape[1]), int(images.shape[2]))
-    ch, cw = crop
-    crops = [images[:, t : t + ch, x : x + cw] for t, x in ten_crop_offsets(size, crop)]
-    crops += [c[:, :, ::-1] for c in crops]
-    return tf.concat(crops, axis=0)
-
-
-def merge_ten_crops(maps: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
-    """Inverse of `ten_crops` for per-pixel maps: (10 * B, h, w) -> (B, S, S'), each pixel the
-    mean over the crops that cover it (flipped crops are flipped back first)."""
-    crop = (int(maps.shape[1]), int(maps.shape[2]))
-    parts = tf.split(maps, 10, axis=0)
-    parts = parts[:5] + [p[:, :, ::-1] for p in parts[5:]]
-    offsets = ten_crop_offsets(size, crop) * 2
-    total = tf.zeros([tf.shape(maps)[0] // 10, *size], maps.dtype)
-    count = np.zeros(size, np.float32)
-    for part, (t, x) in zip(parts, offsets, strict=True):
-        pad = [[0, 0], [t, size[0] - crop[0] - t], [x, size[1] - crop[1] - x]]
-        total += tf.pad(part, pad)
-        count[t : t + crop[0], x : x + crop[1]] += 1.0
-    covered = tf.constant(np.maximum(count, 1.0), maps.dtype)
-    return total / covered
-
-
-def ten_crop_cams(
-    model: keras.Model, images: tf.Tensor, labels: tf.Tensor
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """Class scores and ground-truth-class CAMs averaged over 10 crops.
-
-    Each image (B, H, W, C) is upscaled bilinearly by `TEN_CROP_SCALE` and cut into H x W crops
-    (4 corners + centre, and their flips). Scores: softmax averaged over the crops (returned as
-    log-probabilities, a monotone stand-in for logits). CAMs: each crop's CAM (in [0, 1]) is
-    mapped back to the upscaled image, averaged over the crops covering each pixel, resized to
-    H x W and min-max normalized again.
-
-    Returns:
-        (scores (B, K), cams (B, H, W)).
-    """
-    height, width = int(images.shape[1]), int(images.shape[2])
-    size = (round(height * TEN_CROP_SCALE), round(width * TEN_CROP_SCALE))
-    big = tf.image.resize(images, size, method="bilinear")
-    crops = ten_crops(big, (height, width))
-    logits, cams = class_activation_maps(model, crops, class_ids=tf.tile(labels, [10]))
-    probs = tf.reduce_mean(tf.reshape(tf.nn.softmax(logits), [10, -1, logits.shape[-1]]), 0)
-    merged = merge_ten_crops(cams[:, 0], size)
-    merged = tf.image.resize(merged[..., None], (height, width), method="bilinear")[..., 0]
-    low = tf.reduce_min(merged, axis=[1, 2], keepdims=True)
-    span = tf.reduce_max(merged, axis=[1, 2], keepdims=True) - low
-    merged = tf.where(span > 0, (merged - low) / tf.where(span > 0, span, 1.0), 0.0)
-    return tf.math.log(tf.maximum(probs, 1e-30)), merged
 
 
 # ----------------------------------------------------------------------------------------------
@@ -390,8 +317,10 @@ def evaluate_run(
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "metrics.json", result)
     write_text_atomic(out / "thresholds.csv", _curves_csv(metrics))
-    _save_figure(out / "threshold_curve.png", _curve_figure(result))
-    _save_figure(out / "cams.png", _cams_figure(shown, info.class_names, grid[fixed_index]))
+    plotting.save_figure(out / "threshold_curve.png", plotting.threshold_curve_figure(result))
+    plotting.save_figure(
+        out / "cams.png", plotting.cam_grid_figure(shown, info.class_names, grid[fixed_index])
+    )
     return result
 
 
@@ -416,81 +345,3 @@ def _curves_csv(metrics: dict[str, Any]) -> str:
         row += [v2[d][i] for d in v2]
         writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
     return buf.getvalue()
-
-
-def _save_figure(path: Path, figure) -> None:
-    with atomic_path(path, suffix=".png") as tmp:
-        figure.savefig(tmp, dpi=100, bbox_inches="tight")
-
-
-def _curve_figure(result: dict[str, Any]):
-    from matplotlib.figure import Figure  # Agg canvas, no pyplot / global backend
-
-    metrics = result["metrics"]
-    curves = metrics["curves"]
-    t = curves["cam_thresholds"]
-    fig = Figure(figsize=(7, 4.5))
-    ax = fig.add_subplot()
-    marker = "o" if len(t) < 20 else None
-    ax.plot(t, curves["gt_known_loc"], marker=marker, label="GT-known Loc (IoU 0.5)")
-    ax.plot(t, curves["top1_loc"], marker=marker, label="Top-1 Loc")
-    for delta, values in (curves["box_acc_v2"] or {}).items():
-        ax.plot(t, values, linestyle=":", label=f"BoxAccV2 (IoU {delta})")
-    for name, base in result["baselines"].items():
-        ax.axhline(base["gt_known_loc"], color="grey", linestyle="--", linewidth=0.8)
-        ax.text(t[0], base["gt_known_loc"], f" {name} box {base['box']}", fontsize=7, va="bottom")
-    ax.axvline(metrics["cam_threshold"], color="black", linewidth=0.6)
-    ax.set_xlabel("CAM threshold (fraction of max)")
-    ax.set_ylabel("%")
-    ax.set_ylim(0, 100)
-    ax.set_title(
-        f"{result['model']['name']} on {result['data']['spec']} / {result['data']['split']}"
-    )
-    ax.legend(fontsize=7, loc="upper right")
-    return fig
-
-
-def _cams_figure(shown: dict[str, list], class_names: Sequence[str], threshold: float):
-    from matplotlib.figure import Figure
-
-    n = len(shown["image"])
-    cols = min(4, max(n, 1))
-    rows = max(1, math.ceil(n / cols))
-    fig = Figure(figsize=(3 * cols, 3.2 * rows))
-    for i in range(n):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        image = np.clip(shown["image"][i], 0, 255).astype(np.uint8)
-        ax.imshow(image)
-        ax.imshow(shown["cam"][i], cmap="jet", alpha=0.45, vmin=0.0, vmax=1.0)
-        for box in shown["gt"][i]:
-            draw_box(ax, box, "red")
-        draw_box(ax, shown["box"][i], "lime")
-        label, pred = int(shown["label"][i]), int(shown["pred"][i])
-        ax.set_title(
-            f"{class_names[label]} / pred {class_names[pred]}",
-            fontsize=8,
-            color="black" if label == pred else "darkred",
-        )
-        ax.axis("off")
-    fig.suptitle(f"ground-truth class CAM; red: ground truth, green: box at t = {threshold:g}")
-    return fig
-
-
-def draw_box(ax, box, color: str) -> None:
-    """Draws an inclusive pixel box on a matplotlib axis; padding or "no box" rows (x1 < 0) are skipped."""
-    from matplotlib.patches import Rectangle
-
-    x0, y0, x1, y1 = (float(v) for v in box)
-    if x1 < 0:
-        return
-    # Inclusive pixel box: its edges are half a pixel outside the pixel centres.
-    ax.add_patch(
-        Rectangle(
-            (x0 - 0.5, y0 - 0.5),
-            x1 - x0 + 1,
-            y1 - y0 + 1,
-            fill=False,
-            edgecolor=color,
-            linewidth=1.5,
-        )
-    )

@@ -29,7 +29,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from hide_and_seek_tf.cam import cams_to_boxes, class_activation_maps
+from hide_and_seek_tf.boxes import cams_to_boxes
+from hide_and_seek_tf.cam import class_activation_maps
 from hide_and_seek_tf.data.common import affine_boxes, resize_image
 
 # Leading bytes of the formats tf.io.decode_image reads.

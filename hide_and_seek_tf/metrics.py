@@ -300,7 +300,7 @@ class LocalizationEvaluator:
     ) -> None:
         """Adds one batch from the ground-truth class's CAMs (B, H, W): makes the largest-
         component boxes and the every-component boxes with `cams_to_boxes`, then `accumulate`."""
-        from hide_and_seek_tf.cam import cams_to_boxes
+        from hide_and_seek_tf.boxes import cams_to_boxes
 
         largest = cams_to_boxes(cams, self.cam_thresholds, mode="largest")
         every = cams_to_boxes(cams, self.cam_thresholds, mode="all", max_components=max_components)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from hide_and_seek_tf.cam import cams_to_boxes, class_activation_maps
+from hide_and_seek_tf.boxes import cams_to_boxes
+from hide_and_seek_tf.cam import class_activation_maps
 from hide_and_seek_tf.export import export_serving
 from hide_and_seek_tf.models import build_model
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hide_and_seek_tf.cam import cams_to_boxes
+from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.metrics import (
     FixedBoxBaseline,
     LocalizationEvaluator,

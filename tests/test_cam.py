@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from hide_and_seek_tf.cam import cams_to_boxes, class_activation_maps
+from hide_and_seek_tf.boxes import cams_to_boxes
+from hide_and_seek_tf.cam import class_activation_maps, merge_ten_crops, ten_crops
 from hide_and_seek_tf.models import build_model
 
 
@@ -95,3 +96,14 @@ def test_bad_arguments(model):
     )
     with pytest.raises(ValueError, match="cam_features"):
         class_activation_maps(plain, np.zeros((1, 4, 4, 3)))
+
+
+def test_ten_crops_map_back_to_the_image():
+    # Crops of a map, merged back, give the map itself on every pixel (flips undone).
+    rng = np.random.default_rng(0)
+    image = tf.constant(rng.random((2, 37, 41, 1)), tf.float32)
+    crops = ten_crops(image, (32, 32))
+    assert crops.shape == (20, 32, 32, 1)
+    np.testing.assert_allclose(merge_ten_crops(crops[..., 0], (37, 41)), image[..., 0], atol=1e-6)
+    # Flipped crops are the unflipped ones mirrored.
+    np.testing.assert_array_equal(crops[10:12], crops[0:2, :, ::-1])

@@ -4,14 +4,13 @@
 import csv
 import json
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
 import evaluate
 from hide_and_seek_tf._io import save_model_atomic, write_json_atomic
 from hide_and_seek_tf.data import SYNTHETIC_CLASS_NAMES
-from hide_and_seek_tf.evaluation import evaluate_run, merge_ten_crops, ten_crops
+from hide_and_seek_tf.evaluation import evaluate_run
 from hide_and_seek_tf.models import build_model
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -82,17 +81,6 @@ def test_sweep_and_ten_crop(run_dir, tmp_path):
     assert metrics["max_box_acc"] == max(metrics["curves"]["gt_known_loc"])
     assert metrics["max_box_acc"] >= metrics["gt_known_loc"]
     assert len(list(csv.DictReader((tmp_path / "thresholds.csv").open()))) == 100
-
-
-def test_ten_crops_map_back_to_the_image():
-    # Crops of a map, merged back, give the map itself on every pixel (flips undone).
-    rng = np.random.default_rng(0)
-    image = tf.constant(rng.random((2, 37, 41, 1)), tf.float32)
-    crops = ten_crops(image, (32, 32))
-    assert crops.shape == (20, 32, 32, 1)
-    np.testing.assert_allclose(merge_ten_crops(crops[..., 0], (37, 41)), image[..., 0], atol=1e-6)
-    # Flipped crops are the unflipped ones mirrored.
-    np.testing.assert_array_equal(crops[10:12], crops[0:2, :, ::-1])
 
 
 def test_mismatched_data_is_a_clear_error(tmp_path):

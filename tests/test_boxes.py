@@ -1,4 +1,4 @@
-"""Tests for hide_and_seek_tf.cam.cams_to_boxes: exact parity with a SciPy reference
+"""Tests for hide_and_seek_tf.boxes.cams_to_boxes: exact parity with a SciPy reference
 (`scipy.ndimage.label`, 8-connectivity) on thousands of random and structured maps, the
 documented degenerate cases, and export in a SavedModel without Python or SciPy."""
 
@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 from scipy import ndimage
 
-import hide_and_seek_tf.cam as cam_module
-from hide_and_seek_tf.cam import cams_to_boxes
+import hide_and_seek_tf.boxes as boxes_module
+from hide_and_seek_tf.boxes import cams_to_boxes
 
 EIGHT = np.ones((3, 3), bool)
 
@@ -130,8 +130,8 @@ def test_parity_without_xla_matches_with_xla():
 
 def test_parity_when_the_level_table_does_not_fit(monkeypatch):
     # Forces the bucket route under XLA (taken for batches with very many basins).
-    monkeypatch.setattr(cam_module, "_MIN_TABLE_LIMIT", 0)
-    monkeypatch.setattr(cam_module, "_BOXES_FNS", {})
+    monkeypatch.setattr(boxes_module, "_MIN_TABLE_LIMIT", 0)
+    monkeypatch.setattr(boxes_module, "_BOXES_FNS", {})
     rng = np.random.default_rng(2)
     cams = rng.random((64, 12, 12)).astype(np.float32)
     thresholds = np.linspace(0, 1, 40)

@@ -1,0 +1,153 @@
+"""Figures of evaluations, the demo and the studies: one place for everything drawn.
+
+Every function returns a `matplotlib.figure.Figure` on the Agg canvas (no pyplot, no global
+backend), and `save_figure` writes it atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from hide_and_seek_tf._io import atomic_path
+
+
+def save_figure(path: str | os.PathLike, figure: Figure, dpi: int = 100) -> None:
+    """Writes `figure` as a PNG atomically (a temporary file, then a rename)."""
+    with atomic_path(path, suffix=".png") as tmp:
+        figure.savefig(tmp, dpi=dpi, bbox_inches="tight")
+
+
+def threshold_curve_figure(result: dict[str, Any]) -> Figure:
+    """GT-known / Top-1 Loc and BoxAccV2 against the CAM threshold, with the baselines (evaluate.py)."""
+    metrics = result["metrics"]
+    curves = metrics["curves"]
+    t = curves["cam_thresholds"]
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    marker = "o" if len(t) < 20 else None
+    ax.plot(t, curves["gt_known_loc"], marker=marker, label="GT-known Loc (IoU 0.5)")
+    ax.plot(t, curves["top1_loc"], marker=marker, label="Top-1 Loc")
+    for delta, values in (curves["box_acc_v2"] or {}).items():
+        ax.plot(t, values, linestyle=":", label=f"BoxAccV2 (IoU {delta})")
+    for name, base in result["baselines"].items():
+        ax.axhline(base["gt_known_loc"], color="grey", linestyle="--", linewidth=0.8)
+        ax.text(t[0], base["gt_known_loc"], f" {name} box {base['box']}", fontsize=7, va="bottom")
+    ax.axvline(metrics["cam_threshold"], color="black", linewidth=0.6)
+    ax.set_xlabel("CAM threshold (fraction of max)")
+    ax.set_ylabel("%")
+    ax.set_ylim(0, 100)
+    ax.set_title(
+        f"{result['model']['name']} on {result['data']['spec']} / {result['data']['split']}"
+    )
+    ax.legend(fontsize=7, loc="upper right")
+    return fig
+
+
+def cam_grid_figure(shown: dict[str, list], class_names: Sequence[str], threshold: float) -> Figure:
+    """Images with their CAM overlaid, ground-truth boxes red, predicted green (evaluate.py).
+
+    `shown` holds equal-length lists "image", "cam", "gt" (boxes per image), "box", "label", "pred".
+    """
+    n = len(shown["image"])
+    cols = min(4, max(n, 1))
+    rows = max(1, math.ceil(n / cols))
+    fig = Figure(figsize=(3 * cols, 3.2 * rows))
+    for i in range(n):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        image = np.clip(shown["image"][i], 0, 255).astype(np.uint8)
+        ax.imshow(image)
+        ax.imshow(shown["cam"][i], cmap="jet", alpha=0.45, vmin=0.0, vmax=1.0)
+        for box in shown["gt"][i]:
+            draw_box(ax, box, "red")
+        draw_box(ax, shown["box"][i], "lime")
+        label, pred = int(shown["label"][i]), int(shown["pred"][i])
+        ax.set_title(
+            f"{class_names[label]} / pred {class_names[pred]}",
+            fontsize=8,
+            color="black" if label == pred else "darkred",
+        )
+        ax.axis("off")
+    fig.suptitle(f"ground-truth class CAM; red: ground truth, green: box at t = {threshold:g}")
+    return fig
+
+
+def draw_box(ax: Any, box: Sequence[float], color: str) -> None:
+    """Draws an inclusive pixel box on a matplotlib axis; padding or "no box" rows (x1 < 0) are skipped."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if x1 < 0:
+        return
+    # Inclusive pixel box: its edges are half a pixel outside the pixel centres.
+    ax.add_patch(
+        Rectangle(
+            (x0 - 0.5, y0 - 0.5),
+            x1 - x0 + 1,
+            y1 - y0 + 1,
+            fill=False,
+            edgecolor=color,
+            linewidth=1.5,
+        )
+    )
+
+
+def hidden_samples_figure(images: np.ndarray, hidden: np.ndarray, caption: str) -> Figure:
+    """Training images (top row) above the same images after hiding (bottom row)."""
+    n = len(images)
+    figure = Figure(figsize=(1.4 * n, 3.0))
+    axes = figure.subplots(2, n, squeeze=False)
+    for column in range(n):
+        for row, batch in enumerate((images, hidden)):
+            axes[row, column].imshow(np.clip(batch[column], 0, 255).astype(np.uint8))
+            axes[row, column].axis("off")
+    axes[0, 0].set_title("training images", loc="left", fontsize=9)
+    axes[1, 0].set_title(caption, loc="left", fontsize=9)
+    return figure
+
+
+def cams_side_by_side_figure(
+    images: np.ndarray,
+    gt_boxes: np.ndarray,
+    rows: Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> Figure:
+    """One row per model: its CAMs (N, H, W) and boxes (N, 4) on the same images (demo)."""
+    n = len(images)
+    figure = Figure(figsize=(1.4 * n, 1.6 * len(rows)))
+    axes = figure.subplots(len(rows), n, squeeze=False)
+    for row, (name, (cams, boxes)) in enumerate(rows.items()):
+        for column in range(n):
+            ax = axes[row, column]
+            ax.imshow(np.clip(images[column], 0, 255).astype(np.uint8))
+            ax.imshow(cams[column], cmap="jet", alpha=0.45, vmin=0, vmax=1)
+            for gt in gt_boxes[column]:
+                draw_box(ax, gt, "red")
+            draw_box(ax, boxes[column], "lime")
+            ax.axis("off")
+        axes[row, 0].set_title(name, loc="left", fontsize=9)
+    return figure
+
+
+def gt_known_curves_figure(evaluations: Mapping[str, Mapping[str, Any]]) -> Figure:
+    """GT-known Loc against the CAM threshold for several evaluations, with the fixed boxes (demo)."""
+    figure = Figure(figsize=(5.5, 3.5))
+    ax = figure.add_subplot()
+    for name, result in evaluations.items():
+        curves = result["metrics"]["curves"]
+        ax.plot(curves["cam_thresholds"], curves["gt_known_loc"], label=name)
+    baselines = next(iter(evaluations.values()))["baselines"]
+    ax.axhline(
+        baselines["whole_image"]["gt_known_loc"], color="grey", ls=":", label="whole-image box"
+    )
+    ax.axhline(
+        baselines["train_box"]["gt_known_loc"], color="black", ls="--", label="fixed box (train)"
+    )
+    ax.set_xlabel("CAM threshold (fraction of max)")
+    ax.set_ylabel("GT-known Loc (%), IoU >= 0.5")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return figure
