@@ -1,9 +1,29 @@
-"""Hide-and-Seek (Singh & Lee, ICCV 2017; arXiv 1811.02545) for TensorFlow 2 / Keras 3."""
+"""Hide-and-Seek (Singh & Lee, ICCV 2017; arXiv 1811.02545) for TensorFlow 2 / Keras 3.
 
-from hide_and_seek_tf.dataset_mean import compute_dataset_mean
-from hide_and_seek_tf.hiding import hide_patches
-from hide_and_seek_tf.layers.hide_and_seek import HideAndSeek
+The public names are imported on first use, so `import hide_and_seek_tf` (and the command-line
+programs in `hide_and_seek_tf.cli`) can set TensorFlow's options before TensorFlow is loaded.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["HideAndSeek", "compute_dataset_mean", "hide_patches", "__version__"]
+_PUBLIC = {
+    "HideAndSeek": "hide_and_seek_tf.layers.hide_and_seek",
+    "compute_dataset_mean": "hide_and_seek_tf.dataset_mean",
+    "hide_patches": "hide_and_seek_tf.hiding",
+}
+
+__all__ = [*_PUBLIC, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value  # later lookups skip this hook
+        return value
+    raise AttributeError(f"module 'hide_and_seek_tf' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -7,8 +7,8 @@ import json
 import pytest
 import tensorflow as tf
 
-import evaluate
 from hide_and_seek_tf._io import save_model_atomic, write_json_atomic
+from hide_and_seek_tf.cli import evaluate
 from hide_and_seek_tf.data import SYNTHETIC_CLASS_NAMES
 from hide_and_seek_tf.evaluation import evaluate_run
 from hide_and_seek_tf.models import build_model

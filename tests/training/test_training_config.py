@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-import train as train_cli
+from hide_and_seek_tf.cli import train as train_cli
 from hide_and_seek_tf.training import TrainConfig, config_differences
 from hide_and_seek_tf.training.config import (
     DEMO_IMAGE_SIZE,

@@ -1,0 +1,262 @@
+#!/usr/bin/env python
+"""Train a CAM network with Hide-and-Seek and write a run directory.
+
+    python train.py                                   # quick demo on built-in synthetic data
+    python train.py --data tiny-imagenet ~/data/tiny-imagenet-200.zip --model alexnet_gap_64 \
+        --schedule paper --epochs 55 --hide-patch-sizes 16 --train-split train_minus_holdout \
+        --run-dir runs/tiny-has16
+    python train.py --run-dir runs/tiny-has16 --resume   # continue a killed run
+    python train.py --hide-patch-sizes none           # the plain GAP baseline
+
+Distribution: `--strategy mirrored` replicates over the local GPUs (or over `--cpu-devices N`
+logical CPU devices); `--strategy multi-worker` runs one process per worker, the cluster given in
+TF_CONFIG, e.g. for worker 0 of two on one machine:
+
+    TF_CONFIG='{"cluster": {"worker": ["127.0.0.1:12345", "127.0.0.1:12346"]},
+                "task": {"type": "worker", "index": 0}}' python train.py --strategy multi-worker ...
+
+and the same with "index": 1 in a second process. Worker 0 writes the run directory; the others
+write to a temporary one. `--batch-size` is the global batch, split across all replicas; resuming a
+multi-worker run needs the run directory on a filesystem every worker can read.
+
+See `python train.py --help`; every setting is a `hide_and_seek_tf.training.TrainConfig` field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hide_and_seek_tf.cli  # noqa: F401  (quiet TensorFlow start, before it is imported)
+from hide_and_seek_tf.training import RECIPES, TrainConfig, configure_cpu_devices, train
+from hide_and_seek_tf.training.config import (
+    DEMO_BATCH_SIZE,
+    DEMO_EPOCHS,
+    DEMO_HIDE_PATCH_SIZES,
+    DEMO_IMAGE_SIZE,
+    DEMO_NUM_IMAGES,
+    STRATEGIES,
+    sequence_of_ints,
+)
+
+
+def _data_spec(values: list[str]) -> str:
+    """`--data synthetic`, `--data tiny-imagenet PATH`, `--data tfds:NAME` -> one spec string."""
+    if len(values) == 1:
+        return values[0]
+    if len(values) == 2 and values[0] in ("tiny-imagenet", "tfds"):
+        return f"{values[0]}:{values[1]}"
+    raise ValueError(
+        "`--data` must be 'synthetic', 'tiny-imagenet PATH' or 'tfds:NAME'. "
+        f"Received: --data {' '.join(values)}"
+    )
+
+
+def _classes(text: str) -> int | tuple[str, ...]:
+    return int(text) if text.strip().isdigit() else tuple(c for c in text.split(",") if c)
+
+
+def _image_size(text: str) -> tuple[int, int]:
+    parts = text.lower().replace("x", ",").split(",")
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(
+            f"`--image-size` must be S or HxW. Received: --image-size {text}"
+        ) from None
+    return (sizes[0], sizes[0]) if len(sizes) == 1 else tuple(sizes)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface; every option defaults to "not given" (None)."""
+    p = argparse.ArgumentParser(
+        prog="hide-and-seek-train",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    data = p.add_argument_group("data")
+    data.add_argument(
+        "--data",
+        nargs="+",
+        metavar="SPEC",
+        help="synthetic (default) | tiny-imagenet PATH (zip or folder) | tfds:NAME",
+    )
+    data.add_argument("--data-dir", help="TFDS data directory")
+    data.add_argument(
+        "--classes", help="K (the first K classes) or a comma-separated list of class ids"
+    )
+    data.add_argument("--max-per-class", type=int, help="cap on training images per class")
+    data.add_argument(
+        "--train-split",
+        help="split to train on (default train; Tiny ImageNet: train_minus_holdout keeps "
+        "train_holdout unseen for choosing CAM thresholds)",
+    )
+    data.add_argument(
+        "--num-images",
+        type=int,
+        help=f"training images (synthetic: rendered; default {DEMO_NUM_IMAGES})",
+    )
+    data.add_argument(
+        "--image-size",
+        help=f"S or HxW the model trains on (default: the data's own; synthetic {DEMO_IMAGE_SIZE})",
+    )
+    model = p.add_argument_group("model and Hide-and-Seek")
+    model.add_argument("--model", help="build_model name (default small_gap)")
+    model.add_argument("--pooling", choices=("avg", "max"), help="global pooling (default avg)")
+    model.add_argument(
+        "--hide-patch-sizes",
+        help="comma-separated cell sides in pixels, 0 = show the whole image; 'none' = no hiding "
+        "(the GAP baseline). Default " + ",".join(map(str, DEMO_HIDE_PATCH_SIZES)),
+    )
+    model.add_argument("--hide-prob", type=float, help="probability of hiding a cell (default 0.5)")
+    model.add_argument(
+        "--augment", choices=("flip", "crop_flip"), help="training augmentation (default flip)"
+    )
+    opt = p.add_argument_group("optimisation")
+    opt.add_argument("--epochs", type=int, help=f"default {DEMO_EPOCHS}")
+    opt.add_argument(
+        "--batch-size", type=int, help=f"global batch size (default {DEMO_BATCH_SIZE})"
+    )
+    opt.add_argument(
+        "--schedule",
+        choices=sorted(RECIPES),
+        help="adam (default): Adam, cosine decay to lr/100; paper: SGD momentum 0.9, lr decayed "
+        "exponentially from 0.01 to 0.0001 over the run",
+    )
+    opt.add_argument("--lr", type=float, help="initial learning rate (default: the schedule's)")
+    opt.add_argument("--weight-decay", type=float, help="default: the schedule's")
+    opt.add_argument("--seed", type=int, help="default 0")
+    opt.add_argument("--steps-per-epoch", type=int, help="cap on steps per epoch")
+    opt.add_argument(
+        "--validation",
+        action=argparse.BooleanOptionalAction,
+        help="evaluate on the validation split every epoch (default on)",
+    )
+    run = p.add_argument_group("run and hardware")
+    run.add_argument(
+        "--run-dir", help="output directory (default runs/<data>-<model>-<has|gap>-<time>)"
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        default=None,
+        help="continue the run in --run-dir from its last saved state; unspecified settings are "
+        "taken from its config.json",
+    )
+    run.add_argument("--backup-every", type=int, help="steps between saves of the resumable state")
+    run.add_argument(
+        "--strategy", choices=STRATEGIES, help="tf.distribute strategy (default: none)"
+    )
+    run.add_argument(
+        "--cpu-devices",
+        type=int,
+        help="split the CPU into N logical devices (to run --strategy mirrored without GPUs)",
+    )
+    run.add_argument(
+        "--mixed-precision",
+        nargs="?",
+        const=True,
+        choices=("float16", "bfloat16"),
+        help="mixed precision: float16 (GPUs; the default when no value is given) or bfloat16 "
+        "(CPUs with AMX/AVX512-BF16, TPUs)",
+    )
+    run.add_argument(
+        "--jit-compile", action=argparse.BooleanOptionalAction, help="XLA-compile steps"
+    )
+    run.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        help="1 = progress bars (default on a terminal), 2 = a line per epoch",
+    )
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig the arguments describe.
+
+    With --resume and an existing RUN/config.json, unspecified settings come from that file.
+
+    Raises:
+        ValueError / TypeError: a malformed or invalid setting (names it).
+    """
+    given: dict[str, Any] = {}
+    if args.data is not None:
+        given["data"] = _data_spec(args.data)
+    if args.classes is not None:
+        given["classes"] = _classes(args.classes)
+    if args.image_size is not None:
+        given["image_size"] = _image_size(args.image_size)
+    if args.hide_patch_sizes is not None:
+        given["hide_patch_sizes"] = sequence_of_ints(args.hide_patch_sizes, "--hide-patch-sizes")
+    for name in (
+        "data_dir", "max_per_class", "train_split", "num_images", "model", "pooling", "hide_prob", "augment", "epochs",
+        "batch_size", "schedule", "lr", "weight_decay", "seed", "steps_per_epoch", "validation",
+        "run_dir", "resume", "backup_every", "strategy", "mixed_precision", "jit_compile",
+    ):  # fmt: skip
+        value = getattr(args, name)
+        if value is not None:
+            given[name] = value
+    base: dict[str, Any] = {}
+    saved = Path(args.run_dir or "", "config.json")
+    if args.resume and args.run_dir and saved.is_file():
+        base = json.loads(saved.read_text())
+    return TrainConfig.from_dict({**base, **given}, ignore_unknown=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the CLI; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except (ValueError, TypeError) as e:
+        parser.error(str(e))
+    if args.cpu_devices:
+        configure_cpu_devices(args.cpu_devices)
+
+    if config.run_dir is None:
+        config = config.replace(run_dir=config.default_run_dir())
+    try:
+        train(config, verbose=args.verbose)
+    except (FileExistsError, FileNotFoundError, ValueError) as e:
+        print(f"train.py: error: {e}", file=sys.stderr)
+        return 1
+    _print_summary(Path(config.run_dir))
+    return 0
+
+
+def _print_summary(run_dir: Path) -> None:
+    with (run_dir / "history.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    print(f"\nRun directory: {run_dir}")
+    if rows:
+        last = rows[-1]
+        shown = [f"epoch={int(float(last.pop('epoch'))) + 1}"]
+        shown += [f"{k}={float(v):.4g}" for k, v in last.items() if v and k != "learning_rate"]
+        print(f"Final: {', '.join(shown)}")
+    print(f"Model: {run_dir / 'model.keras'}")
+
+
+def _log_to_stdout() -> None:
+    logger = logging.getLogger("hide_and_seek_tf")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def run() -> int:
+    """The console script `hide-and-seek-train`: progress logged to stdout."""
+    _log_to_stdout()
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(run())
