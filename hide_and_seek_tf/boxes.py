@@ -26,6 +26,12 @@ All of this is batched over maps (and thresholds): no Python loop over images or
 part (steps 1-2) is XLA-compiled when called eagerly; inside a traced graph (a `tf.function`, a
 SavedModel) plain TensorFlow ops are used unless `jit_compile=True` is passed.
 
+One threshold, `mode="largest"` (what serving asks for), under XLA takes a shorter route: no levels,
+and no step that compacts basins or edges into data-sized arrays. Basins are merged on the pixel
+grid (each pixel takes the smallest basin label in its 3x3 window, roots hook onto it, pointer
+jumping flattens) and areas scatter into a map-sized array, so every shape is the maps' shape and
+XLA compiles one program per (N, H, W), whatever the data. Same definition, same boxes.
+
 References:
     Singh et al., Hide-and-Seek, https://arxiv.org/abs/1811.02545 (section 3.1.3).
 """
@@ -120,15 +126,22 @@ def cams_to_boxes(
     batch_shape = tf.shape(cams)[:-2]
     hw = tf.shape(cams)[-2:]
     flat = tf.reshape(cams, tf.concat([[-1], hw], 0))
-    tf.debugging.assert_all_finite(flat, "`cams` must be finite (no NaN or Inf)")
     # Pixel ids are int32 over the whole batch.
     tf.debugging.assert_less(
         tf.reduce_prod(tf.shape(flat, out_type=tf.int64)),
         tf.constant(2**31 - 1, tf.int64),
         message="`cams` holds too many pixels (>= 2**31) for one call: split the batch",
     )
-    fn = _boxes_fn(mode, int(max_components), bool(jit_compile), int(thr.size))
-    boxes = fn(flat, tf.constant(thr))
+    if mode == "largest" and thr.size == 1 and jit_compile:
+        # One threshold needs no levels: a static-shape program (see _largest_one_threshold).
+        boxes, finite = _largest_one_threshold_xla(flat, tf.constant(thr[0]))
+        check = tf.debugging.Assert(finite, ["`cams` must be finite (no NaN or Inf)"])
+        with tf.control_dependencies([check]):
+            boxes = tf.identity(boxes)[:, None]
+    else:
+        tf.debugging.assert_all_finite(flat, "`cams` must be finite (no NaN or Inf)")
+        fn = _boxes_fn(mode, int(max_components), bool(jit_compile), int(thr.size))
+        boxes = fn(flat, tf.constant(thr))
     return tf.reshape(boxes, tf.concat([batch_shape, tf.shape(boxes)[1:]], 0))
 
 
@@ -153,6 +166,38 @@ def _boxes_fn(mode: str, max_components: int, jit: bool, num_t: int):
             ],
         )
     return _BOXES_FNS[key]
+
+
+def _ascent(cams: tf.Tensor) -> tf.Tensor:
+    """(N, H, W) -> (N*H*W,): the global id of the peak each pixel's steepest ascent reaches."""
+    n, h, w = tf.unstack(tf.shape(cams))
+    hw = h * w
+    # Ascent: each pixel points at the largest (cam, raster index) in its 3x3 window, packed in
+    # one int64 (order-preserving float bits, then the index). Following the true gradient (not
+    # the quantized level) keeps basins few on smooth maps; background pixels never attract a
+    # foreground one, since their cam is lower.
+    bits = tf.bitcast(cams, tf.int32)
+    ordered = tf.bitwise.bitwise_xor(
+        bits, tf.bitwise.bitwise_and(tf.bitwise.right_shift(bits, 31), 0x7FFFFFFF)
+    )
+    local = tf.reshape(tf.range(hw), tf.stack([1, h, w]))
+    key = tf.bitwise.left_shift(tf.cast(ordered, tf.int64), 32) + tf.cast(local, tf.int64)
+    padded = tf.pad(key, [[0, 0], [1, 1], [1, 1]], constant_values=tf.int64.min)
+    best = key
+    for dy in range(3):
+        for dx in range(3):
+            best = tf.maximum(best, padded[:, dy : dy + h, dx : dx + w])
+    offset = (tf.range(n) * hw)[:, None, None]
+    up = tf.cast(tf.bitwise.bitwise_and(best, 0xFFFFFFFF), tf.int32) + offset
+    up = tf.reshape(up, [-1])
+
+    def jump(up, _):
+        nxt = tf.gather(up, up)
+        nxt = tf.gather(nxt, nxt)
+        return nxt, tf.reduce_any(nxt != up)
+
+    up, _ = tf.while_loop(lambda up, go: go, jump, (up, tf.constant(True)))
+    return up
 
 
 def _levels_and_basins(
@@ -185,37 +230,113 @@ def _levels_and_basins(
             cand = level + half
             level = tf.where(tf.gather(table, base + cand - 1) <= cams, cand, level)
             half //= 2
-    # Ascent: each pixel points at the largest (cam, raster index) in its 3x3 window, packed in
-    # one int64 (order-preserving float bits, then the index). Following the true gradient (not
-    # the quantized level) keeps basins few on smooth maps; background pixels never attract a
-    # foreground one, since their cam is lower.
-    bits = tf.bitcast(cams, tf.int32)
-    ordered = tf.bitwise.bitwise_xor(
-        bits, tf.bitwise.bitwise_and(tf.bitwise.right_shift(bits, 31), 0x7FFFFFFF)
-    )
-    local = tf.reshape(tf.range(hw), tf.stack([1, h, w]))
-    key = tf.bitwise.left_shift(tf.cast(ordered, tf.int64), 32) + tf.cast(local, tf.int64)
-    padded = tf.pad(key, [[0, 0], [1, 1], [1, 1]], constant_values=tf.int64.min)
-    best = key
-    for dy in range(3):
-        for dx in range(3):
-            best = tf.maximum(best, padded[:, dy : dy + h, dx : dx + w])
-    offset = (tf.range(n) * hw)[:, None, None]
-    up = tf.cast(tf.bitwise.bitwise_and(best, 0xFFFFFFFF), tf.int32) + offset
-    up = tf.reshape(up, [-1])
-
-    def jump(up, _):
-        nxt = tf.gather(up, up)
-        nxt = tf.gather(nxt, nxt)
-        return nxt, tf.reduce_any(nxt != up)
-
-    up, _ = tf.while_loop(lambda up, go: go, jump, (up, tf.constant(True)))
+    up = _ascent(cams)
     is_peak = (up == tf.range(n * hw)) & (tf.reshape(level, [-1]) > 0)
     return level, up, is_peak
 
 
 _levels_and_basins_xla = tf.function(
     functools.partial(_levels_and_basins, fused=True), jit_compile=True, autograph=False
+)
+
+
+def _min_of_neighbours(labels: tf.Tensor, fill: int) -> tf.Tensor:
+    """(N, H, W): the minimum of each 3x3 window (the pixel and its 8 neighbours)."""
+    h, w = tf.shape(labels)[1], tf.shape(labels)[2]
+    padded = tf.pad(labels, [[0, 0], [1, 1], [1, 1]], constant_values=fill)
+    out = labels
+    for dy in range(3):
+        for dx in range(3):
+            if (dy, dx) != (1, 1):
+                out = tf.minimum(out, padded[:, dy : dy + h, dx : dx + w])
+    return out
+
+
+def _largest_one_threshold(cams: tf.Tensor, threshold: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """`mode="largest"` for one threshold, in static shapes: (boxes (N, 4), all finite ()).
+
+    No levels and no compaction: every array has the shape of the maps, so under XLA one
+    program per map shape serves every input (no recompilation on new data). Components are
+    the ascent basins (see the module docstring) merged where they touch: every foreground
+    pixel takes the smallest label in its 3x3 window, roots hook onto the smallest label any of
+    their pixels saw, and pointer jumping flattens the forest, until no pixel sees a smaller
+    label. Labels are pixel ids, so component areas scatter into a map-sized array, and the
+    winner's box is read off a mask of its pixels.
+    """
+    n, h, w = tf.unstack(tf.shape(cams))
+    hw = h * w
+    total = n * hw
+    finite = tf.reduce_all(tf.math.is_finite(cams))
+    peak = tf.reduce_max(cams, axis=[1, 2])
+    fg = cams >= (threshold * peak)[:, None, None]  # float32, as in the level route
+    sink = total  # the label of the background, and a parent slot no pixel owns
+    labels = tf.where(fg, tf.reshape(_ascent(cams), tf.shape(cams)), sink)
+
+    def smallest_seen(labels):
+        seen = tf.where(fg, _min_of_neighbours(labels, sink), sink)
+        return seen, tf.reduce_any(seen < labels)
+
+    def merge(labels, parent, seen, _):
+        hook = seen < labels  # labels are roots here: hook each onto what its pixels saw
+        # Pixels that do not hook write sink onto the sink slot: a no-op under min.
+        parent = tf.tensor_scatter_nd_min(
+            parent,
+            tf.reshape(tf.where(hook, labels, sink), [-1, 1]),
+            tf.reshape(tf.where(hook, seen, sink), [-1]),
+        )
+
+        def jump(p, _):
+            q = tf.gather(p, p)
+            return q, tf.reduce_any(q != p)
+
+        parent, _ = tf.while_loop(lambda p, go: go, jump, (parent, tf.constant(True)))
+        labels = tf.gather(parent, labels)
+        return (labels, parent, *smallest_seen(labels))
+
+    labels, _, _, _ = tf.while_loop(
+        lambda *loop: loop[-1], merge, (labels, tf.range(total + 1), *smallest_seen(labels))
+    )
+    area = tf.tensor_scatter_nd_add(
+        tf.zeros([total + 1], tf.int32), tf.reshape(labels, [-1, 1]), tf.ones([total], tf.int32)
+    )
+    root_area = tf.reshape(area[:total], tf.stack([n, hw]))  # nonzero at component roots only
+    best_area = tf.reduce_max(root_area, axis=1)
+    is_best = (root_area == best_area[:, None]) & (best_area[:, None] > 0)
+    local = tf.range(hw)
+
+    def tie_break():
+        # Equal areas: the component with the earliest pixel in raster order wins.
+        pixel_area = tf.gather(area, labels)
+        cand = fg & (pixel_area == best_area[:, None, None])
+        return tf.reduce_min(tf.where(cand, tf.reshape(local, tf.stack([1, h, w])), hw), [1, 2])
+
+    def unique():
+        return tf.reduce_min(tf.where(is_best, local[None], hw), axis=1)  # the root itself
+
+    ties = tf.reduce_any(tf.reduce_sum(tf.cast(is_best, tf.int32), axis=1) > 1)
+    pixel = tf.cond(ties, tie_break, unique)  # (N,): a pixel of the winner; hw if none
+    found = pixel < hw
+    winner = tf.gather(tf.reshape(labels, [-1]), tf.minimum(pixel, hw - 1) + tf.range(n) * hw)
+    mask = labels == winner[:, None, None]
+    rows, cols = tf.reduce_any(mask, axis=2), tf.reduce_any(mask, axis=1)
+    ys, xs = tf.range(h)[None], tf.range(w)[None]
+    boxes = tf.stack(
+        [
+            tf.reduce_min(tf.where(cols, xs, w), axis=1),
+            tf.reduce_min(tf.where(rows, ys, h), axis=1),
+            tf.reduce_max(tf.where(cols, xs, -1), axis=1),
+            tf.reduce_max(tf.where(rows, ys, -1), axis=1),
+        ],
+        axis=1,
+    )
+    return tf.where(found[:, None], boxes, -1), finite
+
+
+_largest_one_threshold_xla = tf.function(
+    _largest_one_threshold,
+    jit_compile=True,
+    autograph=False,
+    input_signature=[tf.TensorSpec([None, None, None], tf.float32), tf.TensorSpec([], tf.float32)],
 )
 
 

@@ -235,3 +235,21 @@ def test_saved_model_needs_no_python(tmp_path):
     np.testing.assert_array_equal(
         loaded.all(cams).numpy(), reference_boxes(cams, (0.2, 0.5), "all", 4)
     )
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.2, 0.5, 0.85, 1.0])
+def test_one_threshold_route_matches_scipy(threshold):
+    # mode="largest" with one threshold under XLA takes its own static-shape route.
+    rng = np.random.default_rng(7)
+    noise = np.round(rng.random((400, 9, 13)) * 5).astype(np.float32) / 5
+    maps = [noise, _blobs(rng, 300, 24, 17)]
+    maps += [_structured(*shape) for shape in [(8, 8), (5, 12), (12, 5), (1, 9), (9, 1), (1, 1)]]
+    traced = tf.function(lambda c: cams_to_boxes(c, threshold, jit_compile=True))
+    for cams in maps:
+        want = reference_boxes(cams, [threshold])
+        np.testing.assert_array_equal(cams_to_boxes(cams, threshold).numpy(), want)
+        np.testing.assert_array_equal(traced(tf.constant(cams, tf.float32)).numpy(), want)
+        # The general (level) route gives the same boxes.
+        np.testing.assert_array_equal(
+            cams_to_boxes(cams, threshold, jit_compile=False).numpy(), want
+        )
