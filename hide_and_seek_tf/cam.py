@@ -18,6 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hide_and_seek_tf.classifier import find_cam_head
+
 #: Ten-crop: the image is upscaled by this factor (256 / 224, the usual ratio) and cropped back.
 TEN_CROP_SCALE = 256 / 224
 
@@ -28,27 +30,19 @@ TEN_CROP_SCALE = 256 / 224
 _CAM_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _cam_function(model: keras.Model):
-    """The traced CAM computation for `model` (built once per model)."""
-    fn = _CAM_FNS.get(model)
-    if fn is not None:
-        return fn
-    try:
-        features = model.get_layer("cam_features")
-        dense = model.get_layer("predictions")
-    except ValueError as err:
-        raise ValueError(
-            "`model` must have a layer named `cam_features` (the maps the global pooling reads) "
-            "and a Dense named `predictions` (pooled features -> logits). "
-            f"Received: model={model.name!r} ({err})"
-        ) from None
-    kernel = getattr(dense, "kernel", None)
-    if kernel is None or len(kernel.shape) != 2:
-        raise ValueError(
-            f"The `predictions` layer must be a Dense with a 2-D kernel. Received: {dense!r}"
-        )
+def _cam_function(
+    model: keras.Model, cam_layer: str | None = None, classifier_layer: str | None = None
+):
+    """The traced CAM computation for `model` (built once per model and pair of layer names) and
+    the Dense whose kernel weighs the maps. The layers are found by `find_cam_head`."""
+    per_model = _CAM_FNS.setdefault(model, {})
+    key = (cam_layer, classifier_layer)
+    if key in per_model:
+        return per_model[key]
+    head = find_cam_head(model, cam_layer=cam_layer, classifier_layer=classifier_layer)
+    dense = head.classifier
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    extractor = keras.Model(inputs, [features.output, model.outputs[0]])
+    extractor = keras.Model(inputs, [head.features, head.logits])
 
     def run(images, class_ids, top_k):
         feats, logits = extractor(images, training=False)
@@ -68,8 +62,8 @@ def _cam_function(model: keras.Model):
         return logits, cams
 
     fn = tf.function(run, autograph=False, reduce_retracing=True)
-    _CAM_FNS[model] = fn
-    return fn
+    per_model[key] = (fn, dense)
+    return fn, dense
 
 
 def class_activation_maps(
@@ -77,12 +71,16 @@ def class_activation_maps(
     images: tf.Tensor | np.ndarray,
     class_ids: tf.Tensor | np.ndarray | Sequence[int] | None = None,
     top_k: int = 1,
+    cam_layer: str | None = None,
+    classifier_layer: str | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Logits and class activation maps for a batch, in one forward pass.
 
-    CAM(c) = sum_i W(c, i) F_i, with F the maps of the layer named `cam_features` and W the
-    kernel of the Dense named `predictions` (the bias only shifts the map, and the
-    normalization removes it). Each map is upsampled bilinearly to the image size
+    CAM(c) = sum_i W(c, i) F_i, with F the maps the model's global pooling reads and W the
+    kernel of the Dense after it (`hide_and_seek_tf.classifier.find_cam_head`: layers named
+    `cam_features` and `predictions` when present, else found in the graph, or named by
+    `cam_layer` / `classifier_layer`). The bias only shifts the map, and the
+    normalization removes it. Each map is upsampled bilinearly to the image size
     (`tf.image.resize`, half-pixel centres) and min-max normalized to [0, 1] per map; a
     constant map becomes all zeros (never NaN).
 
@@ -92,13 +90,16 @@ def class_activation_maps(
         class_ids: classes to map: (B,) one per image (e.g. the ground truth) or (B, k).
             None: the `top_k` predicted classes, best first.
         top_k: how many predicted classes when `class_ids` is None.
+        cam_layer: name of the layer whose output F is; default: found.
+        classifier_layer: name of the Dense; default: found. Logits are its pre-activation.
 
     Returns:
         (logits (B, num_classes) float32, cams (B, k, H, W) float32 in [0, 1]).
 
     Raises:
-        ValueError: the model lacks `cam_features` / `predictions`, bad `images` rank,
-            `class_ids` shape or range, or `top_k`.
+        ValueError: no (or more than one) pooling -> Dense head and no names given (the message
+            names the candidate layers), bad `images` rank, `class_ids` shape or range, or
+            `top_k`.
 
     Example:
         >>> model = hide_and_seek_tf.models.build_model("small_gap", 5)
@@ -106,14 +107,14 @@ def class_activation_maps(
         >>> cams.shape
         TensorShape([2, 2, 64, 64])
     """
-    fn = _cam_function(model)
+    fn, dense = _cam_function(model, cam_layer, classifier_layer)
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4:
         raise ValueError(
             f"`images` must have shape (B, H, W, C). Received: images.shape={images.shape}"
         )
     images = tf.cast(images, tf.float32)
-    num_classes = int(model.get_layer("predictions").kernel.shape[-1])
+    num_classes = int(dense.kernel.shape[-1])
     if class_ids is None:
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)):
             raise ValueError(f"`top_k` must be an int. Received: top_k={top_k!r}")
@@ -191,7 +192,11 @@ def merge_ten_crops(maps: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
 
 
 def ten_crop_cams(
-    model: keras.Model, images: tf.Tensor, labels: tf.Tensor
+    model: keras.Model,
+    images: tf.Tensor,
+    labels: tf.Tensor,
+    cam_layer: str | None = None,
+    classifier_layer: str | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Class scores and ground-truth-class CAMs averaged over 10 crops.
 
@@ -199,7 +204,8 @@ def ten_crop_cams(
     (4 corners + centre, and their flips). Scores: softmax averaged over the crops (returned as
     log-probabilities, a monotone stand-in for logits). CAMs: each crop's CAM (in [0, 1]) is
     mapped back to the upscaled image, averaged over the crops covering each pixel, resized to
-    H x W and min-max normalized again.
+    H x W and min-max normalized again. `cam_layer`, `classifier_layer`: see
+    `class_activation_maps`.
 
     Returns:
         (scores (B, K), cams (B, H, W)).
@@ -208,7 +214,13 @@ def ten_crop_cams(
     size = (round(height * TEN_CROP_SCALE), round(width * TEN_CROP_SCALE))
     big = tf.image.resize(images, size, method="bilinear")
     crops = ten_crops(big, (height, width))
-    logits, cams = class_activation_maps(model, crops, class_ids=tf.tile(labels, [10]))
+    logits, cams = class_activation_maps(
+        model,
+        crops,
+        class_ids=tf.tile(labels, [10]),
+        cam_layer=cam_layer,
+        classifier_layer=classifier_layer,
+    )
     probs = tf.reduce_mean(tf.reshape(tf.nn.softmax(logits), [10, -1, logits.shape[-1]]), 0)
     merged = merge_ten_crops(cams[:, 0], size)
     merged = tf.image.resize(merged[..., None], (height, width), method="bilinear")[..., 0]

@@ -14,6 +14,18 @@ Outputs (all signatures):
     classes int32 (B, k): top-k class indices; scores float32 (B, k): their softmax probabilities;
     labels string (B, k): their class names; boxes int32 (B, 4): x0, y0, x1, y1 inclusive, for the top-1 class;
     cams float32 (B, cam_size, cam_size): the top-1 class's CAM in [0, 1].
+
+Batch sizes. Every compiled program (the XLA box search; on GPU also cuDNN's autotuned kernels) is
+specialized to a shape, so each request batch is padded to a bucket, a power of two up to
+`max_batch_size` (1, 2, 4, ..., 64 by default), and a larger batch runs in chunks of
+`max_batch_size`; the padding is dropped from the outputs. Once each bucket has run, no batch size
+compiles anything new. `assets.extra/tf_serving_warmup_requests` (TF Serving's warm-up file, a
+TFRecord of `PredictionLog` protos) holds one `serving_default` request per bucket, so TF Serving
+runs every bucket at load, before it takes traffic.
+
+Any Keras classifier with a global pooling and a Dense after it can be exported (see
+`hide_and_seek_tf.classifier.find_cam_head`); its own preprocessing layers stay in the graph, and
+`preprocessing=` adds a `keras.applications` input convention in front of it.
 """
 
 from __future__ import annotations
@@ -27,27 +39,51 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
+from hide_and_seek_tf.classifier import check_preprocessing, find_cam_head, preprocess
 from hide_and_seek_tf.data.common import affine_boxes, resize_image
 
 # Leading bytes of the formats tf.io.decode_image reads.
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
+#: Where TF Serving looks for warm-up requests inside a version directory.
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+
+
+def batch_buckets(max_batch_size: int) -> tuple[int, ...]:
+    """The padded batch sizes: powers of two below `max_batch_size`, then `max_batch_size`."""
+    if (
+        isinstance(max_batch_size, bool)
+        or not isinstance(max_batch_size, int)
+        or max_batch_size < 1
+    ):
+        raise ValueError(
+            f"`max_batch_size` must be an int >= 1. Received: max_batch_size={max_batch_size!r}"
+        )
+    sizes = [1 << i for i in range(max_batch_size.bit_length()) if 1 << i < max_batch_size]
+    return (*sizes, max_batch_size)
 
 
 class CamServer:
     """The traced computations behind the exported signatures (also usable in Python directly).
 
     Args:
-        model: a CAM classifier (last conv layer `cam_features`, Dense `predictions`), raw pixels in.
+        model: a classifier with a global pooling and a Dense after it (see
+            `hide_and_seek_tf.classifier.find_cam_head`), fixed input size.
         class_names: one name per class.
         threshold: CAM threshold as a fraction of the map's max (0.2 in the paper for AlexNet-GAP).
         top_k: how many classes to return.
         cam_size: side of the returned CAM.
         jit_compile: XLA-compile the connected-component box search inside the graph (2-3x faster on CPU;
             stock TensorFlow and TF Serving builds include XLA). False for a runtime without XLA.
+        max_batch_size: batches are padded to a power of two up to this, larger ones run in chunks
+            of it (see the module docstring).
+        preprocessing: None (the model takes raw pixels 0..255), or a `keras.applications`
+            convention, "tf", "torch" or "caffe", applied in the graph before the model.
+        cam_layer, classifier_layer: layer names for CAM; default: found (`find_cam_head`).
     """
 
     def __init__(
@@ -58,8 +94,13 @@ class CamServer:
         top_k: int = 5,
         cam_size: int = 14,
         jit_compile: bool = True,
+        max_batch_size: int = 64,
+        preprocessing: str | None = None,
+        cam_layer: str | None = None,
+        classifier_layer: str | None = None,
     ) -> None:
-        num_classes = int(model.output_shape[-1])
+        head = find_cam_head(model, cam_layer=cam_layer, classifier_layer=classifier_layer)
+        num_classes = head.num_classes
         height, width = model.input_shape[1:3]
         if height is None or width is None:
             raise ValueError(
@@ -79,6 +120,7 @@ class CamServer:
             )
         if cam_size < 1:
             raise ValueError(f"`cam_size` must be >= 1. Received: cam_size={cam_size}")
+        check_preprocessing(preprocessing)
         self.model = model
         self.size = (int(height), int(width))
         self.class_names = tf.constant(list(class_names))
@@ -86,24 +128,58 @@ class CamServer:
         self.top_k = int(top_k)
         self.cam_size = int(cam_size)
         self.jit_compile = bool(jit_compile)
+        self.batch_sizes = batch_buckets(max_batch_size)
+        self.preprocessing = preprocessing
+        self.cam_layer = head.cam_layer
+        self.classifier_layer = head.classifier_layer
 
     def predict_pixels(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         """Class, score, label, box and CAM from raw pixels at the model's size."""
         images = tf.cast(images, tf.float32)
         # An empty batch never reaches the convolutions: oneDNN mis-shapes their output at batch 0.
-        return tf.cond(tf.shape(images)[0] > 0, lambda: self._predict(images), self._empty_outputs)
+        return tf.cond(
+            tf.shape(images)[0] > 0, lambda: self._in_buckets(images), self._empty_outputs
+        )
 
-    def _empty_outputs(self) -> dict[str, tf.Tensor]:
+    def _in_buckets(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`_predict` on the batch padded to its bucket, or in chunks of the largest one."""
+        batch = tf.shape(images)[0]
+        sizes = tf.constant(self.batch_sizes)
+        index = tf.searchsorted(sizes, tf.reshape(batch, [1]), side="left")[0]
+        chunk = sizes[tf.minimum(index, len(self.batch_sizes) - 1)]
+        num_chunks = (batch + chunk - 1) // chunk
+        padded = tf.pad(images, [[0, num_chunks * chunk - batch], [0, 0], [0, 0], [0, 0]])
+        chunks = tf.reshape(
+            padded, tf.concat([tf.stack([num_chunks, chunk]), tf.shape(images)[1:]], 0)
+        )
+        out = tf.map_fn(
+            self._predict, chunks, fn_output_signature=self._output_spec(), parallel_iterations=1
+        )
         return {
-            "classes": tf.zeros([0, self.top_k], tf.int32),
-            "scores": tf.zeros([0, self.top_k], tf.float32),
-            "labels": tf.zeros([0, self.top_k], tf.string),
-            "boxes": tf.zeros([0, 4], tf.int32),
-            "cams": tf.zeros([0, self.cam_size, self.cam_size], tf.float32),
+            k: tf.reshape(v, tf.concat([[-1], tf.shape(v)[2:]], 0))[:batch] for k, v in out.items()
         }
 
+    def _output_spec(self) -> dict[str, tf.TensorSpec]:
+        k, side = self.top_k, self.cam_size
+        return {
+            "classes": tf.TensorSpec([None, k], tf.int32),
+            "scores": tf.TensorSpec([None, k], tf.float32),
+            "labels": tf.TensorSpec([None, k], tf.string),
+            "boxes": tf.TensorSpec([None, 4], tf.int32),
+            "cams": tf.TensorSpec([None, side, side], tf.float32),
+        }
+
+    def _empty_outputs(self) -> dict[str, tf.Tensor]:
+        return {k: tf.zeros([0, *v.shape[1:]], v.dtype) for k, v in self._output_spec().items()}
+
     def _predict(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        logits, cams = class_activation_maps(self.model, images, top_k=1)
+        logits, cams = class_activation_maps(
+            self.model,
+            preprocess(images, self.preprocessing),
+            top_k=1,
+            cam_layer=self.cam_layer,
+            classifier_layer=self.classifier_layer,
+        )
         scores, classes = tf.math.top_k(tf.nn.softmax(logits), k=self.top_k)
         cam = cams[:, 0]
         boxes = cams_to_boxes(
@@ -175,6 +251,59 @@ def _next_version(out: Path) -> int:
     return max(versions, default=0) + 1
 
 
+def _field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (wire type 2)."""
+
+    def varint(value: int) -> bytes:
+        out = bytearray()
+        while True:
+            byte, value = value & 0x7F, value >> 7
+            out.append(byte | (0x80 if value else 0))
+            if not value:
+                return bytes(out)
+
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def warmup_record(images: Any, signature_name: str = "serving_default") -> bytes:
+    """A serialized `tensorflow.serving.PredictionLog` holding one Predict request.
+
+    Args:
+        images: the `images` input: a list of encoded strings, or an array of pixels.
+        signature_name: the signature the request calls.
+
+    Encoded by hand (field numbers of tensorflow_serving/apis/{prediction_log,predict,model}.proto)
+    so that exporting needs no `tensorflow-serving-api`; the tests parse it back with it.
+    """
+    if isinstance(images, list | tuple):
+        tensor = tf.make_tensor_proto(list(images), dtype=tf.string, shape=[len(images)])
+    else:
+        tensor = tf.make_tensor_proto(images)
+    model_spec = _field(3, signature_name.encode())  # ModelSpec.signature_name
+    inputs_entry = _field(1, b"images") + _field(2, tensor.SerializeToString())  # map entry
+    request = _field(1, model_spec) + _field(2, inputs_entry)  # PredictRequest
+    return _field(6, _field(1, request))  # PredictionLog.predict_log -> PredictLog.request
+
+
+def write_warmup_requests(
+    version_dir: str | os.PathLike, batch_sizes: Sequence[int], size: tuple[int, int]
+) -> Path:
+    """Writes `assets.extra/tf_serving_warmup_requests`: one `serving_default` request per batch
+    size (that many mid-gray PNGs at the model's size), then one single-image request for each
+    pixel signature (they share the compiled programs, but each has its own first-call setup)."""
+    height, width = size
+    gray = np.full((1, height, width, 3), 128, np.uint8)
+    png = tf.io.encode_png(gray[0]).numpy()
+    path = Path(version_dir) / WARMUP_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for batch in batch_sizes:
+            writer.write(warmup_record([png] * batch))
+        writer.write(warmup_record(gray.astype(np.float32), "predict_pixels"))
+        writer.write(warmup_record(gray, "predict_pixels_uint8"))
+    return path
+
+
 def export_serving(
     model: keras.Model,
     class_names: Sequence[str],
@@ -184,6 +313,12 @@ def export_serving(
     top_k: int = 5,
     cam_size: int = 14,
     jit_compile: bool = True,
+    *,
+    max_batch_size: int = 64,
+    warmup: bool = True,
+    preprocessing: str | None = None,
+    cam_layer: str | None = None,
+    classifier_layer: str | None = None,
 ) -> Path:
     """Writes a TF Serving SavedModel to `out/<version>/`, never overwriting an existing version.
 
@@ -191,20 +326,35 @@ def export_serving(
     watches `out`) never sees a half-written version.
 
     Args:
-        model: a CAM classifier taking raw pixels.
+        model: a classifier with a global pooling and a Dense after it, taking raw pixels (or
+            the `preprocessing` convention).
         class_names: one name per class (returned as `labels`).
         out: the model base path TF Serving watches.
         version: version number; default: one more than the largest existing.
-        threshold, top_k, cam_size, jit_compile: see `CamServer`.
+        threshold, top_k, cam_size, jit_compile, max_batch_size, preprocessing, cam_layer,
+            classifier_layer: see `CamServer`.
+        warmup: write `assets.extra/tf_serving_warmup_requests`, one request per batch bucket.
 
     Returns:
         The version directory written.
 
     Raises:
         FileExistsError: `out/<version>` exists already.
-        ValueError: bad arguments (see `CamServer`).
+        ValueError: bad arguments (see `CamServer`), or no CAM head in the model (the message
+            names the candidate layers).
     """
-    server = CamServer(model, class_names, threshold, top_k, cam_size, jit_compile)
+    server = CamServer(
+        model,
+        class_names,
+        threshold,
+        top_k,
+        cam_size,
+        jit_compile,
+        max_batch_size=max_batch_size,
+        preprocessing=preprocessing,
+        cam_layer=cam_layer,
+        classifier_layer=classifier_layer,
+    )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if version is None:
@@ -238,6 +388,8 @@ def export_serving(
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=out))
     try:
         archive.write_out(str(staging), verbose=False)
+        if warmup:
+            write_warmup_requests(staging, server.batch_sizes, server.size)
         os.rename(staging, target)  # fails rather than merge if the version appeared meanwhile
     finally:
         if staging.exists():
@@ -253,10 +405,12 @@ def export_run(
     top_k: int = 5,
     cam_size: int = 14,
     jit_compile: bool = True,
+    **kwargs: Any,
 ) -> Path:
     """Exports the model of a training run directory (default destination: `RUN/serving/<version>/`).
 
     `threshold` None: the paper's for the network (0.3 for googlenet_gap, else 0.2), as evaluate.py uses.
+    `kwargs`: the keyword arguments of `export_serving` (max_batch_size, warmup, ...).
     """
     from hide_and_seek_tf.evaluation import DEFAULT_THRESHOLD, PAPER_THRESHOLDS
     from hide_and_seek_tf.training import load_run
@@ -266,7 +420,45 @@ def export_run(
         threshold = PAPER_THRESHOLDS.get(config.get("model"), DEFAULT_THRESHOLD)
     class_names = config.get("class_names") or [str(i) for i in range(model.output_shape[-1])]
     out = Path(run_dir) / "serving" if out is None else Path(out)
-    return export_serving(model, class_names, out, version, threshold, top_k, cam_size, jit_compile)
+    return export_serving(
+        model, class_names, out, version, threshold, top_k, cam_size, jit_compile, **kwargs
+    )
+
+
+def export_model(
+    model_path: str | os.PathLike,
+    class_names: str | os.PathLike | Sequence[str] | None,
+    out: str | os.PathLike,
+    version: int | None = None,
+    threshold: float | None = None,
+    top_k: int = 5,
+    cam_size: int = 14,
+    jit_compile: bool = True,
+    **kwargs: Any,
+) -> Path:
+    """Exports any Keras classifier saved as `.keras` (behind `export.py --model`).
+
+    Args:
+        model_path: the `.keras` file (loaded in safe mode).
+        class_names: a file (JSON list or one name per line), a list, or None for "0", "1", ...
+        out: the model base path; `version` ... `jit_compile`, `kwargs`: see `export_serving`.
+            `threshold` None: 0.2 (the paper's default).
+    """
+    from hide_and_seek_tf.classifier import load_classifier, read_class_names
+    from hide_and_seek_tf.evaluation import DEFAULT_THRESHOLD
+
+    model = load_classifier(model_path)
+    if isinstance(class_names, str | os.PathLike):
+        class_names = read_class_names(class_names)
+    if class_names is None:
+        head = find_cam_head(
+            model, kwargs.get("cam_layer"), classifier_layer=kwargs.get("classifier_layer")
+        )
+        class_names = [str(i) for i in range(head.num_classes)]
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    return export_serving(
+        model, class_names, out, version, threshold, top_k, cam_size, jit_compile, **kwargs
+    )
 
 
 def load_serving(path: str | os.PathLike) -> Any:

@@ -1,24 +1,45 @@
-"""Export a training run's model as a TF Serving SavedModel returning class, score, label, CAM and box.
+"""Export a classifier as a TF Serving SavedModel returning class, score, label, CAM and box.
 
-    python export.py --run-dir runs/demo/hide_and_seek [--out RUN/serving] [--version N] [--threshold T] \
-        [--top-k 5] [--cam-size 14]
+    python export.py --run-dir runs/demo/hide_and_seek [--out RUN/serving] [--version N] \
+        [--threshold T] [--top-k 5] [--cam-size 14] [--max-batch-size 64]
+    python export.py --model my_classifier.keras --class-names names.txt --out serving \
+        [--preprocessing caffe] [--cam-layer NAME --classifier-layer NAME]
 
-Writes OUT/<version>/ (TF Serving layout) atomically and never overwrites an existing version.
-See hide_and_seek_tf/export.py for the signatures.
+`--model` takes any Keras classifier whose global pooling (average or max) feeds a Dense; the layers
+are found in the graph unless named. Its preprocessing layers stay in the graph; `--preprocessing`
+adds a keras.applications input convention ("tf", "torch", "caffe") for models without them.
+Writes OUT/<version>/ (TF Serving layout, with assets.extra/tf_serving_warmup_requests) atomically
+and never overwrites an existing version. See hide_and_seek_tf/export.py for the signatures.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import hide_and_seek_tf.cli  # noqa: F401  (quiet TensorFlow start, before it is imported)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", required=True, help="training run directory (has model.keras)")
-    parser.add_argument("--out", default=None, help="model base path (default: RUN/serving)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.splitlines()[2:]),
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run-dir", help="training run directory (has model.keras)")
+    source.add_argument("--model", help="any Keras classifier saved as .keras")
+    parser.add_argument(
+        "--class-names",
+        help="with --model: a file of class names, one per line (or a .json list); "
+        'default "0", "1", ...',
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="model base path (default: RUN/serving, or serving/ beside --model)",
+    )
     parser.add_argument("--version", type=int, default=None, help="default: latest + 1")
     parser.add_argument(
         "--threshold",
@@ -30,24 +51,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--cam-size", type=int, default=14)
     parser.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=64,
+        help="batches are padded to a power of two up to this; larger ones run in chunks",
+    )
+    parser.add_argument(
+        "--no-warmup", action="store_true", help="do not write the TF Serving warm-up requests"
+    )
+    parser.add_argument(
+        "--preprocessing",
+        choices=("none", "tf", "torch", "caffe"),
+        default="none",
+        help="keras.applications input convention applied to raw pixels before the model",
+    )
+    parser.add_argument("--cam-layer", help="layer whose output the CAM weighs (default: found)")
+    parser.add_argument("--classifier-layer", help="the classifier Dense (default: found)")
+    parser.add_argument(
         "--no-xla",
         action="store_true",
         help="do not XLA-compile the box search (for a serving runtime built without XLA)",
     )
     args = parser.parse_args(argv)
+    if args.class_names and not args.model:
+        parser.error("--class-names goes with --model (a run directory has its own)")
 
-    from hide_and_seek_tf.export import export_run
+    from hide_and_seek_tf.export import export_model, export_run
 
+    options = dict(
+        max_batch_size=args.max_batch_size,
+        warmup=not args.no_warmup,
+        preprocessing=None if args.preprocessing == "none" else args.preprocessing,
+        cam_layer=args.cam_layer,
+        classifier_layer=args.classifier_layer,
+    )
+    common = (args.version, args.threshold, args.top_k, args.cam_size, not args.no_xla)
     try:
-        path = export_run(
-            args.run_dir,
-            args.out,
-            args.version,
-            args.threshold,
-            args.top_k,
-            args.cam_size,
-            jit_compile=not args.no_xla,
-        )
+        if args.model:
+            out = args.out or Path(args.model).parent / "serving"
+            path = export_model(args.model, args.class_names, out, *common, **options)
+        else:
+            path = export_run(args.run_dir, args.out, *common, **options)
     except (FileNotFoundError, FileExistsError, ValueError) as error:
         print(f"export.py: error: {error}", file=sys.stderr)
         return 2
