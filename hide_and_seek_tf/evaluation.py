@@ -40,6 +40,7 @@ from hide_and_seek_tf import plotting
 from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps, ten_crop_cams
+from hide_and_seek_tf.classifier import check_preprocessing, find_cam_head, preprocess
 from hide_and_seek_tf.metrics import (
     FixedBoxBaseline,
     LocalizationEvaluator,
@@ -188,6 +189,9 @@ def evaluate_run(
     out_dir: str | os.PathLike | None = None,
     progress: bool = True,
     load_run: Callable | None = None,
+    cam_layer: str | None = None,
+    classifier_layer: str | None = None,
+    preprocessing: str | None = None,
 ) -> dict[str, Any]:
     """Evaluates the model of a training run on a split and writes `RUN/eval/`.
 
@@ -210,6 +214,11 @@ def evaluate_run(
         out_dir: where to write; default `run_dir / "eval"`.
         progress: show a progress bar.
         load_run: `(run_dir) -> (model, config, mean)`; default `training.load_run`.
+        cam_layer, classifier_layer: layer names for CAM; default: found
+            (`hide_and_seek_tf.classifier.find_cam_head`), so any classifier with a global
+            pooling and a Dense after it can be evaluated.
+        preprocessing: None (the model takes raw pixels), or the `keras.applications`
+            convention ("tf", "torch", "caffe") applied to the pixels before the model.
 
     Returns:
         The content of `metrics.json`.
@@ -223,6 +232,9 @@ def evaluate_run(
         from hide_and_seek_tf.training import load_run
     run_dir = Path(run_dir)
     model, config, _ = load_run(run_dir)
+    check_preprocessing(preprocessing)
+    heads = dict(cam_layer=cam_layer, classifier_layer=classifier_layer)
+    find_cam_head(model, **heads)  # a model CAM cannot read fails before any data is loaded
     image_size = tuple(int(v) for v in model.input_shape[1:3])
     model_name = config.get("model", model.name)
     paper_t = PAPER_THRESHOLDS.get(model_name, DEFAULT_THRESHOLD)
@@ -257,10 +269,11 @@ def evaluate_run(
     shown: dict[str, list] = {"image": [], "cam": [], "gt": [], "box": [], "label": [], "pred": []}
     for batch in batches:
         images, labels, gt = batch["image"], batch["label"], batch["boxes"]
+        inputs = preprocess(tf.cast(images, tf.float32), preprocessing)
         if ten_crop:
-            scores, cams = ten_crop_cams(model, images, labels)
+            scores, cams = ten_crop_cams(model, inputs, labels, **heads)
         else:
-            scores, cams = class_activation_maps(model, images, class_ids=labels)
+            scores, cams = class_activation_maps(model, inputs, class_ids=labels, **heads)
             cams = cams[:, 0]
         largest = cams_to_boxes(cams, grid, mode="largest")
         every = cams_to_boxes(cams, grid, mode="all", max_components=max_components)
@@ -300,6 +313,7 @@ def evaluate_run(
             "pooling": config.get("pooling"),
             "hide_patch_sizes": config.get("hide_patch_sizes"),
             "num_classes": int(model.output_shape[-1]),
+            "preprocessing": preprocessing,
         },
         "protocol": {
             "cam": "ground-truth class; sum_i W(c, i) F_i, bilinear upsampling, min-max to [0, 1]",

@@ -20,8 +20,9 @@ specialized to a shape, so each request batch is padded to a bucket, a power of 
 `max_batch_size` (1, 2, 4, ..., 64 by default), and a larger batch runs in chunks of
 `max_batch_size`; the padding is dropped from the outputs. Once each bucket has run, no batch size
 compiles anything new. `assets.extra/tf_serving_warmup_requests` (TF Serving's warm-up file, a
-TFRecord of `PredictionLog` protos) holds one `serving_default` request per bucket, so TF Serving
-runs every bucket at load, before it takes traffic.
+TFRecord of `PredictionLog` protos) holds one `serving_default` request per bucket and one
+single-image request per pixel signature (the signatures share the compiled programs), so TF
+Serving runs every bucket at load, before it takes traffic.
 
 Any Keras classifier with a global pooling and a Dense after it can be exported (see
 `hide_and_seek_tf.classifier.find_cam_head`); its own preprocessing layers stay in the graph, and
@@ -132,10 +133,18 @@ class CamServer:
         self.preprocessing = preprocessing
         self.cam_layer = head.cam_layer
         self.classifier_layer = head.classifier_layer
+        # One traced function behind every signature: the model is traced (and saved) once.
+        self._predict_float = tf.function(
+            self._predict_float_impl,
+            input_signature=[tf.TensorSpec([None, *self.size, 3], tf.float32)],
+            autograph=False,
+        )
 
     def predict_pixels(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         """Class, score, label, box and CAM from raw pixels at the model's size."""
-        images = tf.cast(images, tf.float32)
+        return self._predict_float(tf.cast(images, tf.float32))
+
+    def _predict_float_impl(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         # An empty batch never reaches the convolutions: oneDNN mis-shapes their output at batch 0.
         return tf.cond(
             tf.shape(images)[0] > 0, lambda: self._in_buckets(images), self._empty_outputs

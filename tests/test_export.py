@@ -14,7 +14,9 @@ import tensorflow as tf
 
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
-from hide_and_seek_tf.export import export_serving
+from hide_and_seek_tf.classifier import preprocess
+from hide_and_seek_tf.cli import export as export_cli
+from hide_and_seek_tf.export import WARMUP_FILE, batch_buckets, export_serving
 from hide_and_seek_tf.models import build_model
 
 SIZE = 32
@@ -213,3 +215,155 @@ def test_export_without_xla_gives_the_same_boxes(model, tmp_path):
     _, classes, boxes = _reference(model, pixels)
     np.testing.assert_array_equal(out["classes"].numpy(), classes)
     np.testing.assert_array_equal(out["boxes"].numpy(), boxes)
+
+
+def _warmup_requests(path):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    records = tf.data.TFRecordDataset(str(path / WARMUP_FILE))
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
+    return [
+        (
+            log.predict_log.request.model_spec.signature_name or "serving_default",
+            tf.make_ndarray(log.predict_log.request.inputs["images"]),
+        )
+        for log in logs
+    ]
+
+
+def test_batch_buckets():
+    assert batch_buckets(64) == (1, 2, 4, 8, 16, 32, 64)
+    assert batch_buckets(48) == (1, 2, 4, 8, 16, 32, 48)
+    assert batch_buckets(1) == (1,)
+    for bad in (0, -4, 2.0, True):
+        with pytest.raises(ValueError, match="`max_batch_size`"):
+            batch_buckets(bad)
+
+
+def test_warmup_file_is_prediction_logs_tf_serving_can_replay(exported):
+    _, path = exported
+    requests = _warmup_requests(path)
+    encoded = [images for name, images in requests if name == "serving_default"]
+    # One request per bucket, of the bucket's size, then one per pixel signature.
+    assert [len(images) for images in encoded] == list(batch_buckets(64))
+    assert [(name, images.dtype, images.shape) for name, images in requests[len(encoded) :]] == [
+        ("predict_pixels", np.float32, (1, SIZE, SIZE, 3)),
+        ("predict_pixels_uint8", np.uint8, (1, SIZE, SIZE, 3)),
+    ]
+    served = tf.saved_model.load(str(path))
+    for name, images in requests[:2] + requests[-2:]:  # replayed as TF Serving does at load
+        out = served.signatures[name](images=tf.constant(images))
+        assert out["boxes"].shape == (len(images), 4) and out["classes"].shape == (len(images), 3)
+
+
+def test_after_warmup_no_batch_size_compiles_anything(model, tmp_path):
+    """In a fresh process (XLA dumps every program it compiles: the hook counted here), replaying
+    the warm-up file compiles one box search per bucket (1, 2, 4); then batch sizes 1..11 (chunks
+    of 4 beyond 4), on new images and through both signatures, compile nothing more."""
+    path = export_serving(
+        model, CLASS_NAMES, tmp_path / "out", threshold=0.3, top_k=3, max_batch_size=4
+    )
+    pixels = _pixels(11, seed=11)
+    np.save(tmp_path / "pixels.npy", pixels)
+    dump = tmp_path / "xla_dump"
+    script = textwrap.dedent(
+        f"""
+        import glob, json
+        import numpy as np, tensorflow as tf
+        from tensorflow_serving.apis.prediction_log_pb2 import PredictionLog
+        def compiled():
+            return len(glob.glob({str(dump)!r} + "/*before_optimizations.txt"))
+        served = tf.saved_model.load({str(path)!r})
+        # Replay the warm-up file as TF Serving does at load.
+        for record in tf.data.TFRecordDataset({str(path / WARMUP_FILE)!r}):
+            request = PredictionLog.FromString(record.numpy()).predict_log.request
+            images = tf.constant(tf.make_ndarray(request.inputs["images"]))
+            served.signatures[request.model_spec.signature_name](images=images)
+        counts = {{"warm": compiled()}}
+        pixels = np.load({str(tmp_path / "pixels.npy")!r})
+        boxes = {{}}
+        for size in range(1, 12):
+            batch = pixels[:size]
+            encoded = tf.constant([tf.io.encode_png(p).numpy() for p in batch])
+            a = served.signatures["serving_default"](images=encoded)
+            b = served.signatures["predict_pixels_uint8"](images=tf.constant(batch))
+            assert a["boxes"].shape == (size, 4), a["boxes"].shape
+            boxes[size] = [a["boxes"].numpy().tolist(), b["boxes"].numpy().tolist()]
+        counts["after"] = compiled()
+        print(json.dumps({{"counts": counts, "boxes": boxes}}))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", XLA_FLAGS=f"--xla_dump_to={dump}")
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["counts"] == {"warm": 3, "after": 3}
+    # Padding and chunks are dropped: every size gives the unpadded reference's boxes.
+    _, _, want = _reference(model, pixels)
+    for size, (encoded, uint8) in report["boxes"].items():
+        np.testing.assert_array_equal(encoded, want[: int(size)])
+        np.testing.assert_array_equal(uint8, want[: int(size)])
+
+
+def test_keras_applications_classifier_exports_class_cam_and_box(tmp_path, capsys):
+    """export.py --model: a keras.applications MobileNetV2 (its top, softmax head, [-1, 1] input)
+    served from raw PNG bytes, the "tf" preprocessing inside the graph."""
+    keras.utils.set_random_seed(3)
+    net = keras.applications.MobileNetV2(
+        weights=None, alpha=0.35, input_shape=(64, 64, 3), classes=4
+    )
+    net.save(tmp_path / "net.keras")
+    (tmp_path / "names.txt").write_text("ant\nbee\ncat\ndog\n")
+    argv = ["--model", str(tmp_path / "net.keras"), "--class-names", str(tmp_path / "names.txt")]
+    argv += ["--out", str(tmp_path / "out"), "--preprocessing", "tf", "--top-k", "2"]
+    assert export_cli.main(argv + ["--max-batch-size", "4"]) == 0
+    served = tf.saved_model.load(str(tmp_path / "out" / "1"))
+    pixels = _pixels(3, seed=9, size=64)
+    out = served.signatures["serving_default"](images=tf.constant([_png(p) for p in pixels]))
+    inputs = preprocess(tf.constant(pixels, tf.float32), "tf")
+    probs = net(inputs).numpy()  # the model's own softmax output
+    _, cams = class_activation_maps(net, inputs, top_k=1)
+    want_boxes = cams_to_boxes(cams[:, 0], (0.2,))[:, 0].numpy()
+    np.testing.assert_array_equal(out["classes"][:, 0], probs.argmax(-1))
+    np.testing.assert_allclose(out["scores"], np.sort(probs, -1)[:, ::-1][:, :2], atol=1e-5)
+    np.testing.assert_array_equal(out["boxes"], want_boxes)
+    names = np.array(["ant", "bee", "cat", "dog"])
+    assert out["labels"].numpy().astype(str).tolist() == names[out["classes"].numpy()].tolist()
+    assert out["cams"].shape == (3, 14, 14)
+    # A model CAM cannot read is refused with the candidate layers named, and nothing written.
+    plain = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
+    plain.save(tmp_path / "plain.keras")
+    bad = ["--model", str(tmp_path / "plain.keras"), "--out", str(tmp_path / "plain_out")]
+    assert export_cli.main(bad) == 2
+    assert f"'{plain.layers[-1].name}' (Dense)" in capsys.readouterr().err
+    assert not (tmp_path / "plain_out").exists() or not list((tmp_path / "plain_out").iterdir())
+
+
+def test_model_with_its_own_preprocessing_layers_keeps_them(tmp_path):
+    # Transfer-learning layout: Rescaling, a nested backbone, GAP, Dropout, a softmax Dense.
+    keras.utils.set_random_seed(4)
+    features = keras.Input((SIZE, SIZE, 3))
+    y = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(features)
+    base = keras.Model(features, keras.layers.Conv2D(16, 3, activation="relu")(y), name="base")
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    x = keras.layers.Dropout(0.2)(keras.layers.GlobalAveragePooling2D()(base(x)))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+    path = export_serving(model, ["a", "b", "c"], tmp_path, top_k=3, max_batch_size=2)
+    served = tf.saved_model.load(str(path))
+    pixels = _pixels(3, seed=10)  # 3 > max_batch_size: two chunks
+    out = served.signatures["predict_pixels_uint8"](images=tf.constant(pixels))
+    probs = model(pixels.astype(np.float32)).numpy()  # raw pixels: its Rescaling is in the graph
+    np.testing.assert_allclose(out["scores"], np.sort(probs, -1)[:, ::-1], atol=1e-5)
+    _, cams = class_activation_maps(model, pixels, top_k=1)
+    np.testing.assert_array_equal(out["boxes"], cams_to_boxes(cams[:, 0], (0.2,))[:, 0])

@@ -4,8 +4,11 @@
     python evaluate.py --run-dir runs/demo                          # val split, paper threshold
     python evaluate.py --run-dir runs/tiny-has16 --split train_holdout --sweep   # choose a threshold
     python evaluate.py --run-dir runs/tiny-has16 --thresholds 0.25 --ten-crop    # report at it
+    python evaluate.py --model resnet.keras --data tfds:caltech_birds2011 --split test \
+        --preprocessing caffe                                   # any Keras GAP/GMP classifier
 
-Writes RUN/eval/: metrics.json, thresholds.csv, threshold_curve.png, cams.png (atomically).
+Writes RUN/eval/ (with --model: eval/ beside the file): metrics.json, thresholds.csv,
+threshold_curve.png, cams.png (atomically).
 A threshold swept on the reported split is tuned on test data (Choe et al., CVPR 2020): sweep on a
 held-out split, then report the other split at the chosen threshold. The work is done by
 `hide_and_seek_tf.evaluation.evaluate_run`.
@@ -18,6 +21,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import hide_and_seek_tf.cli  # noqa: F401  (quiet TensorFlow start, before it is imported)
 
@@ -28,7 +32,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="\n".join(__doc__.splitlines()[2:]),
     )
-    parser.add_argument("--run-dir", required=True, help="run directory written by train.py")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run-dir", help="run directory written by train.py")
+    source.add_argument(
+        "--model",
+        help="any Keras classifier saved as .keras (global pooling -> Dense); needs --data",
+    )
     parser.add_argument("--data", help="data spec to evaluate on (default: the run's)")
     parser.add_argument("--split", default="val", help="split to evaluate (default: val)")
     grid = parser.add_mutually_exclusive_group()
@@ -49,7 +58,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num-images", type=int, help="evaluate the first N images only")
     parser.add_argument("--out-dir", help="output directory (default: RUN/eval)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--preprocessing",
+        choices=("none", "tf", "torch", "caffe"),
+        default="none",
+        help="keras.applications input convention applied to raw pixels before the model",
+    )
+    parser.add_argument("--cam-layer", help="layer whose output the CAM weighs (default: found)")
+    parser.add_argument("--classifier-layer", help="the classifier Dense (default: found)")
+    args = parser.parse_args(argv)
+    if args.model and not args.data:
+        parser.error("--model needs --data (a run directory knows its data, a model file does not)")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,9 +77,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from hide_and_seek_tf.evaluation import evaluate_run
 
+    run_dir, out_dir, load_run = args.run_dir, args.out_dir, None
+    if args.model:
+        from hide_and_seek_tf.classifier import load_classifier
+
+        run_dir = Path(args.model)
+        out_dir = out_dir or run_dir.parent / "eval"
+
+        def load_run(_):
+            return load_classifier(args.model), {"data": args.data}, None
+
     try:
         result = evaluate_run(
-            args.run_dir,
+            run_dir,
             data=args.data,
             split=args.split,
             thresholds=args.thresholds,
@@ -68,8 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             ten_crop=args.ten_crop,
             batch_size=args.batch_size,
             num_images=args.num_images,
-            out_dir=args.out_dir,
+            out_dir=out_dir,
             progress=not args.no_progress,
+            load_run=load_run,
+            cam_layer=args.cam_layer,
+            classifier_layer=args.classifier_layer,
+            preprocessing=None if args.preprocessing == "none" else args.preprocessing,
         )
     except (FileNotFoundError, ValueError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
@@ -88,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  MaxBoxAccV2                  : {m['max_box_acc_v2']:.2f}\n"
         f"  baselines, GT-known Loc      : whole image {base['whole_image']['gt_known_loc']:.2f}, "
         f"train box {base['train_box']['box']} {base['train_box']['gt_known_loc']:.2f}\n"
-        f"  written to {args.out_dir or os.path.join(args.run_dir, 'eval')}"
+        f"  written to {out_dir or os.path.join(run_dir, 'eval')}"
     )
     return 0
 
