@@ -4,6 +4,7 @@
 import csv
 import json
 
+import keras
 import pytest
 import tensorflow as tf
 
@@ -152,3 +153,33 @@ def test_refuses_to_score_a_holdout_the_model_trained_on(tmp_path):
     _check_holdout_unseen(held_out, None, "train_holdout")
     capped = {**trained_on_all, "max_per_class": 2}  # the first 2 images of each class only
     _check_holdout_unseen(capped, None, "train_holdout")
+
+
+def test_cli_evaluates_any_keras_classifier_file(tmp_path, capsys):
+    # Not a project model: no `cam_features` / `predictions`, max pooling, a softmax head that
+    # expects [-1, 1] input ("tf" preprocessing).
+    inputs = keras.Input((32, 32, 3))
+    maps = keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="maps")(inputs)
+    pooled = keras.layers.Dropout(0.1)(keras.layers.GlobalMaxPooling2D()(maps))
+    outputs = keras.layers.Dense(NUM_SYNTHETIC, activation="softmax", name="scores")(pooled)
+    keras.Model(inputs, outputs).save(tmp_path / "net.keras")
+    argv = ["--model", str(tmp_path / "net.keras"), "--num-images", "6", "--batch-size", "6"]
+    argv += ["--no-progress", "--preprocessing", "tf"]
+    assert evaluate.main(argv + ["--data", "synthetic"]) == 0
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert saved["metrics"]["num_images"] == 6 and saved["model"]["preprocessing"] == "tf"
+    assert 0 <= saved["metrics"]["gt_known_loc"] <= 100
+    with pytest.raises(SystemExit):  # a model file does not know its data
+        evaluate.main(argv)
+    # Naming a layer that is not a Dense as the classifier is a clear error.
+    bad = argv + [
+        "--data",
+        "synthetic",
+        "--classifier-layer",
+        "maps",
+        "--out-dir",
+        str(tmp_path / "x"),
+    ]
+    assert evaluate.main(bad) == 2
+    assert "`classifier_layer` must name a Dense" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
