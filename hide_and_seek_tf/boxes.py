@@ -52,6 +52,9 @@ _MIN_TABLE_LIMIT = 1 << 22
 # Levels are packed in 16 bits (one per neighbour direction) when finding basin borders.
 _MAX_THRESHOLDS = 0xFFFF
 
+# The static-shape route for one threshold (False only to benchmark the level route against it).
+_ONE_THRESHOLD_ROUTE = True
+
 # (dy, dx) of the four "forward" neighbours: each undirected 8-neighbour edge is seen once.
 _FORWARD = ((0, 1), (1, 0), (1, 1), (1, -1))
 
@@ -132,7 +135,7 @@ def cams_to_boxes(
         tf.constant(2**31 - 1, tf.int64),
         message="`cams` holds too many pixels (>= 2**31) for one call: split the batch",
     )
-    if mode == "largest" and thr.size == 1 and jit_compile:
+    if mode == "largest" and thr.size == 1 and jit_compile and _ONE_THRESHOLD_ROUTE:
         # One threshold needs no levels: a static-shape program (see _largest_one_threshold).
         boxes, finite = _largest_one_threshold_xla(flat, tf.constant(thr[0]))
         check = tf.debugging.Assert(finite, ["`cams` must be finite (no NaN or Inf)"])

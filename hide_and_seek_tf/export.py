@@ -298,16 +298,18 @@ def write_warmup_requests(
     version_dir: str | os.PathLike, batch_sizes: Sequence[int], size: tuple[int, int]
 ) -> Path:
     """Writes `assets.extra/tf_serving_warmup_requests`: one `serving_default` request per batch
-    size (that many mid-gray PNGs at the model's size), then one single-image request for each
-    pixel signature (they share the compiled programs, but each has its own first-call setup)."""
+    size (that many mid-gray JPEGs at the model's size, the format most traffic has; each format's decoder
+    has its own first call), then one single-image request for each pixel signature (they share
+    the compiled programs, but each has its own first-call setup)."""
     height, width = size
+    # Mid-gray: the compiled programs depend on shapes only, never on the pixels.
     gray = np.full((1, height, width, 3), 128, np.uint8)
-    png = tf.io.encode_png(gray[0]).numpy()
+    jpeg = tf.io.encode_jpeg(gray[0]).numpy()
     path = Path(version_dir) / WARMUP_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
         for batch in batch_sizes:
-            writer.write(warmup_record([png] * batch))
+            writer.write(warmup_record([jpeg] * batch))
         writer.write(warmup_record(gray.astype(np.float32), "predict_pixels"))
         writer.write(warmup_record(gray, "predict_pixels_uint8"))
     return path
