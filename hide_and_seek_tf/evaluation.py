@@ -63,24 +63,41 @@ def _train_split(config: dict[str, Any]) -> str:
     return config.get("train_split") or "train"
 
 
-def _check_holdout_unseen(config: dict[str, Any], data: str | None, split: str) -> None:
-    """Refuses to score `train_holdout` (where thresholds are chosen) if the model trained on it."""
-    spec = data or config["data"]
-    if split != "train_holdout" or not spec.startswith("tiny-imagenet:"):
-        return
-    from hide_and_seek_tf.data.tiny_imagenet import read_tiny_imagenet_index
+def _data_spec(config: dict[str, Any], data: str | None):
+    from hide_and_seek_tf.data.spec import DataSpec
 
-    path = spec.split(":", 1)[1]
+    return DataSpec.parse(data or config["data"], data_dir=config.get("data_dir"))
+
+
+def _classes(config: dict[str, Any]):
     classes = config.get("classes")
-    classes = list(classes) if isinstance(classes, list | tuple) else classes
-    trained = read_tiny_imagenet_index(
-        path, _train_split(config), classes=classes, max_per_class=config.get("max_per_class")
+    return list(classes) if isinstance(classes, list | tuple) else classes
+
+
+def _check_holdout_unseen(config: dict[str, Any], data: str | None, split: str) -> None:
+    """Refuses to score a holdout split (where thresholds are chosen: Tiny ImageNet, CUB and
+    ImageNet "train_holdout", wsolevaluation "val", any other CSV split) that shares an image with
+    the images the model trained on (the run's data, split, classes and caps)."""
+    spec = _data_spec(config, data)
+    if not spec.is_holdout(split, _train_split(config)):
+        return
+    trained_spec = _data_spec(config, None)
+    moved = trained_spec.path is not None and not trained_spec.path.exists()
+    if moved and trained_spec.kind == spec.kind:  # the data moved since training: read it here
+        trained_spec = spec
+    trained = trained_spec.image_ids(
+        _train_split(config),
+        classes=_classes(config),
+        max_per_class=config.get("max_per_class"),
+        num_images=None if trained_spec.kind == "synthetic" else config.get("num_images"),
     )
-    holdout = read_tiny_imagenet_index(path, "train_holdout", classes=classes)
-    seen = set(trained.ids) & set(holdout.ids)
+    holdout = spec.image_ids(split, classes=_classes(config))
+    if trained is None or holdout is None:
+        return
+    seen = set(trained) & set(holdout)
     if seen:
         raise ValueError(
-            f"The model trained on {len(seen)} of the {len(holdout.ids)} `train_holdout` images "
+            f"The model trained on {len(seen)} of the {len(holdout)} `{split}` images "
             f"(e.g. {sorted(seen)[0]!r}), so thresholds chosen there would be chosen on training "
             "data. Train with `--train-split train_minus_holdout` (or a `--max-per-class` that "
             f"leaves the last images of each class out). Received: train_split="
@@ -88,20 +105,39 @@ def _check_holdout_unseen(config: dict[str, Any], data: str | None, split: str) 
         )
 
 
-def _load_data(config: dict[str, Any], data: str | None, split: str, num_images, image_size):
+def _load_data(
+    config: dict[str, Any],
+    data: str | None,
+    split: str,
+    num_images,
+    image_size,
+    require_boxes: bool = True,
+):
+    """The split as elements; with `require_boxes`, refuses (by name) images without a box."""
     from hide_and_seek_tf.data import load_dataset
 
-    classes = config.get("classes")
-    return load_dataset(
-        data or config["data"],
+    ds, info = load_dataset(
+        _data_spec(config, data),
         split,
-        classes=list(classes) if isinstance(classes, list | tuple) else classes,
+        classes=_classes(config),
         max_per_class=config.get("max_per_class") if split == _train_split(config) else None,
         num_images=num_images,
         image_size=image_size,
         seed=int(config.get("seed", 0)),
-        data_dir=config.get("data_dir"),
     )
+    missing = getattr(info, "num_without_boxes", 0)
+    if require_boxes and missing:
+        raise ValueError(
+            f"{missing} of the {info.num_examples} {split!r} images of {data or config['data']!r} "
+            f"have no box (e.g. {list(info.without_boxes)}): localization cannot be scored on "
+            "them. Evaluate a split whose images all have boxes."
+        )
+    return ds, info
+
+
+def _max_boxes(info: Any) -> int:
+    # Pad to the most boxes an image has (ILSVRC val images have up to dozens).
+    return max(8, getattr(info, "max_boxes", None) or 0)
 
 
 def _check_match(model: keras.Model, config: dict[str, Any], info: Any, run_dir: Path) -> None:
@@ -159,13 +195,24 @@ def _fit_train_box(
     from hide_and_seek_tf.data import make_pipeline
 
     ds, info = _load_data(
-        config, data, _train_split(config), config.get("num_images"), tuple(image_size)
+        config,
+        data,
+        _train_split(config),
+        config.get("num_images"),
+        tuple(image_size),
+        require_boxes=False,
     )
     if info.num_examples and info.num_examples > num:
         stride = info.num_examples // num
         ds = ds.enumerate().filter(lambda i, _: i % stride == 0).map(lambda _, e: e)
+    ds = ds.filter(lambda e: tf.shape(e["boxes"])[0] > 0)  # ImageNet: most train images have none
     batches = make_pipeline(
-        ds.take(num), training=False, batch_size=256, image_size=image_size, cache=False
+        ds.take(num),
+        training=False,
+        batch_size=256,
+        image_size=image_size,
+        cache=False,
+        max_boxes=_max_boxes(info),
     )
     boxes = np.concatenate([b["boxes"].numpy() for b in batches], axis=0)
     return choose_fixed_box(boxes, image_size), len(boxes)
@@ -245,7 +292,12 @@ def evaluate_run(
     from hide_and_seek_tf.data import make_pipeline
 
     batches = make_pipeline(
-        ds, training=False, batch_size=batch_size, image_size=image_size, cache=False
+        ds,
+        training=False,
+        batch_size=batch_size,
+        image_size=image_size,
+        cache=False,
+        max_boxes=_max_boxes(info),
     )
     evaluator = LocalizationEvaluator(cam_thresholds=grid, fixed_threshold=fixed)
     fixed_index = evaluator.fixed_index

@@ -46,14 +46,15 @@ from hide_and_seek_tf.training.config import (
 
 
 def _data_spec(values: list[str]) -> str:
-    """`--data synthetic`, `--data tiny-imagenet PATH`, `--data tfds:NAME` -> one spec string."""
+    """`--data synthetic`, `--data cub PATH` (= `cub:PATH`), `--data wsol:DIR` -> one spec string."""
+    from hide_and_seek_tf.data.spec import SOURCES, spec_forms
+
     if len(values) == 1:
         return values[0]
-    if len(values) == 2 and values[0] in ("tiny-imagenet", "tfds"):
+    if len(values) == 2 and values[0].lower().replace("_", "-") in SOURCES:
         return f"{values[0]}:{values[1]}"
     raise ValueError(
-        "`--data` must be 'synthetic', 'tiny-imagenet PATH' or 'tfds:NAME'. "
-        f"Received: --data {' '.join(values)}"
+        f"`--data` must be one of {spec_forms()} (or KIND PATH). Received: --data {' '.join(values)}"
     )
 
 
@@ -85,9 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         nargs="+",
         metavar="SPEC",
-        help="synthetic (default) | tiny-imagenet PATH (zip or folder) | tfds:NAME",
+        help="synthetic (default) | tiny-imagenet:PATH | tfds:NAME | cub:PATH | imagenet:PATH | "
+        "wsol:METADATA_DIR | csv:FILE (README: Data)",
     )
-    data.add_argument("--data-dir", help="TFDS data directory")
+    data.add_argument(
+        "--data-dir", help="wsol:/csv: the image root; tfds: the TFDS data directory"
+    )
     data.add_argument(
         "--classes", help="K (the first K classes) or a comma-separated list of class ids"
     )
@@ -108,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model = p.add_argument_group("model and Hide-and-Seek")
     model.add_argument("--model", help="build_model name (default small_gap)")
+    model.add_argument(
+        "--weights",
+        help="pretrained backbone (vgg16_gap, resnet50_gap, inception_v3_gap): imagenet or a "
+        "weights file",
+    )
     model.add_argument("--pooling", choices=("avg", "max"), help="global pooling (default avg)")
     model.add_argument(
         "--hide-patch-sizes",
@@ -127,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--schedule",
         choices=sorted(RECIPES),
         help="adam (default): Adam, cosine decay to lr/100; paper: SGD momentum 0.9, lr decayed "
-        "exponentially from 0.01 to 0.0001 over the run",
+        "exponentially from 0.01 to 0.0001 over the run; finetune (with --weights): SGD, new "
+        "layers at 10x the backbone's lr, lr/10 at 30/60/90%% of the run",
     )
     opt.add_argument("--lr", type=float, help="initial learning rate (default: the schedule's)")
     opt.add_argument("--weight-decay", type=float, help="default: the schedule's")
@@ -196,7 +206,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.hide_patch_sizes is not None:
         given["hide_patch_sizes"] = sequence_of_ints(args.hide_patch_sizes, "--hide-patch-sizes")
     for name in (
-        "data_dir", "max_per_class", "train_split", "num_images", "model", "pooling", "hide_prob", "augment", "epochs",
+        "data_dir", "max_per_class", "train_split", "num_images", "model", "weights", "pooling", "hide_prob", "augment", "epochs",
         "batch_size", "schedule", "lr", "weight_decay", "seed", "steps_per_epoch", "validation",
         "run_dir", "resume", "backup_every", "strategy", "mixed_precision", "jit_compile",
     ):  # fmt: skip

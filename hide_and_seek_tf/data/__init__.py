@@ -1,10 +1,13 @@
-"""Data sources (Tiny ImageNet zip/folder, TFDS, synthetic) and the tf.data input pipeline.
+"""Data sources (synthetic, Tiny ImageNet, TFDS, CUB, ImageNet, wsolevaluation metadata, CSV) and
+the tf.data input pipeline.
 
 Every source yields the same unbatched element::
 
     {"image": uint8 (H, W, 3), "label": int32 (), "boxes": float32 (n, 4), "id": string ()}
 
-with boxes x0, y0, x1, y1 in inclusive pixel coordinates of `image` and n >= 1.
+with boxes x0, y0, x1, y1 in inclusive pixel coordinates of `image`; n >= 1 except for the
+training images of sources where not all images are annotated (n = 0; evaluation refuses them).
+A spec is parsed once into a `DataSpec` (`hide_and_seek_tf.data.spec`).
 """
 
 from __future__ import annotations
@@ -22,22 +25,18 @@ from hide_and_seek_tf.data.common import (
     select_classes,
 )
 from hide_and_seek_tf.data.pipeline import make_pipeline
+from hide_and_seek_tf.data.spec import DataSpec, register_source
 from hide_and_seek_tf.data.synthetic import SYNTHETIC_CLASS_NAMES, make_synthetic_dataset
-from hide_and_seek_tf.data.tiny_imagenet import load_tiny_imagenet
 
 __all__ = [
+    "DataSpec",
     "DatasetInfo",
     "SYNTHETIC_CLASS_NAMES",
     "load_dataset",
     "make_pipeline",
     "make_synthetic_dataset",
+    "register_source",
 ]
-
-_SPEC_FORMS = (
-    "'synthetic', 'tiny-imagenet:/path/to/tiny-imagenet-200.zip' (or its folder; or "
-    "'tiny-imagenet' with `data_dir`), or 'tfds:NAME'"
-)
-
 
 def _load_synthetic(split, classes, max_per_class, num_images, image_size, seed):
     if num_images is None:
@@ -64,7 +63,7 @@ def _load_synthetic(split, classes, max_per_class, num_images, image_size, seed)
 
 
 def load_dataset(
-    spec: str,
+    spec: str | DataSpec,
     split: str,
     *,
     classes: int | Sequence[str] | None = None,
@@ -77,30 +76,37 @@ def load_dataset(
     """Loads one split of a dataset as unbatched element dicts.
 
     Args:
-        spec: "synthetic" (built-in, rendered on the fly), "tiny-imagenet:PATH" with PATH the
-            official tiny-imagenet-200.zip (read in place) or its extracted folder ("tiny-imagenet"
-            alone takes PATH from `data_dir`), or "tfds:NAME" for a prepared TFDS dataset with
-            boxes ("tfds:tiny_imagenet_hs" is this package's builder; "tfds:caltech_birds2011").
-        split: "train" or "val"; also "test" (synthetic, TFDS datasets that have it) and, for
-            Tiny ImageNet, "train_holdout" / "train_minus_holdout" (10 held-out train images per
-            class for choosing thresholds; see `tiny_imagenet`).
-        classes: None (all), K (the first K classes) or a list of class names (Tiny ImageNet:
-            wnids; TFDS: label names; synthetic: colour names). Labels are re-indexed 0 .. K-1.
+        spec: a data spec (see `hide_and_seek_tf.data.spec` and the README's table), as text or
+            a parsed `DataSpec`: "synthetic" (built-in, rendered on the fly);
+            "tiny-imagenet:PATH" (tiny-imagenet-200.zip, read in place, or its folder);
+            "tfds:NAME" (a prepared TFDS dataset with boxes); "cub:PATH" (the CUB_200_2011
+            folder or .tgz); "imagenet:PATH" (ILSVRC 2012 CLS-LOC, the Kaggle LOC layout);
+            "wsol:METADATA_DIR" (wsolevaluation's metadata, images under `data_dir`);
+            "csv:FILE" (your own data, one row per box).
+        split: the source's split: "train", "val" or "test" as it has them, and for choosing
+            thresholds on held-out training images "train_holdout" / "train_minus_holdout"
+            (Tiny ImageNet, CUB, ImageNet, CSV).
+        classes: None (all), K (the first K classes) or a list of class ids (Tiny ImageNet and
+            ImageNet: wnids; CUB: classes.txt names; TFDS, CSV: label names; synthetic: colour
+            names). Labels are re-indexed 0 .. K-1.
         max_per_class: keep the first N images of each class (Tiny ImageNet: train splits only).
         num_images: synthetic: how many images to render (default 4000 train / 1000 otherwise);
             other sources: keep the first N examples.
         image_size: synthetic: the side to render (default 48); other sources: None keeps the
             native size, else images are resized to it (boxes scaled).
         seed: synthetic data's seed; the file sources are deterministic and ignore it.
-        data_dir: TFDS data directory for "tfds:", the dataset path for a bare "tiny-imagenet".
+        data_dir: depends on the kind: the TFDS data directory ("tfds:"), the image root
+            ("wsol:", "csv:"), or the dataset path of a bare "tiny-imagenet" / "cub" /
+            "imagenet".
 
     Returns:
         (dataset, info): elements {"image": uint8 (H, W, 3), "label": int32 (), "boxes": float32
         (n, 4) inclusive x0, y0, x1, y1, "id": string ()}; `info` a `DatasetInfo`.
 
     Raises:
-        ValueError: an unknown spec or split, a dataset that is missing or not prepared, bad
-            options; TypeError: an argument of the wrong type. Messages name the argument.
+        ValueError: an unknown spec or split, a dataset that is missing or not prepared, a
+            malformed annotation (naming its file and line), bad options; TypeError: an argument
+            of the wrong type. Messages name the argument.
 
     Example:
         >>> ds, info = load_dataset("tiny-imagenet:~/data/tiny-imagenet-200.zip", "train",
@@ -108,38 +114,12 @@ def load_dataset(
         >>> info.num_classes, info.num_examples
         (20, 2000)
     """
-    if not isinstance(spec, str):
-        raise TypeError(f"`spec` must be a string: {_SPEC_FORMS}. Received: spec={spec!r}")
-    kind, _, rest = spec.partition(":")
-    kind = kind.strip().lower().replace("_", "-")
-    if kind == "synthetic" and not rest:
-        return _load_synthetic(split, classes, max_per_class, num_images, image_size, seed)
-    if kind == "tiny-imagenet":
-        path = rest or data_dir
-        if not path:
-            raise ValueError(
-                "`spec` 'tiny-imagenet' needs a path: "
-                "'tiny-imagenet:/path/to/tiny-imagenet-200.zip' "
-                f"or `data_dir`. Received: spec={spec!r}, data_dir={data_dir!r}"
-            )
-        return load_tiny_imagenet(
-            path,
-            split,
-            classes=classes,
-            max_per_class=max_per_class,
-            num_images=num_images,
-            image_size=image_size,
-        )
-    if kind == "tfds" and rest:
-        from hide_and_seek_tf.data.tfds_adapter import load_tfds  # imports TFDS only when needed
-
-        return load_tfds(
-            rest,
-            split,
-            classes=classes,
-            max_per_class=max_per_class,
-            num_images=num_images,
-            image_size=image_size,
-            data_dir=None if data_dir is None else os.fspath(data_dir),
-        )
-    raise ValueError(f"`spec` must be {_SPEC_FORMS}. Received: spec={spec!r}")
+    parsed = DataSpec.parse(spec, data_dir=data_dir, name="spec")
+    return parsed.load(
+        split,
+        classes=classes,
+        max_per_class=max_per_class,
+        num_images=num_images,
+        image_size=image_size,
+        seed=seed,
+    )

@@ -29,12 +29,14 @@ from hide_and_seek_tf.training.callbacks import (
     restore_state,
 )
 from hide_and_seek_tf.training.config import (
+    FINETUNE_DECAY_AT,
     MIXED_PRECISION,
     PAPER_FINAL_LR_FACTOR,
     RECIPES,
     TrainConfig,
     config_differences,
 )
+from hide_and_seek_tf.training.optimizers import LayerwiseSGD
 from hide_and_seek_tf.training.run_dir import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -134,14 +136,13 @@ def _all_agree(strategy: tf.distribute.Strategy, ok: bool) -> bool:
 # === Data ===
 def _load(config: TrainConfig, split: str, num_images: int | None):
     return load_dataset(
-        config.data,
+        config.data_spec,
         split,
         classes=list(config.classes) if isinstance(config.classes, tuple) else config.classes,
         max_per_class=config.max_per_class if split == config.train_split else None,
         num_images=num_images,
         image_size=config.image_size,
         seed=config.seed,
-        data_dir=config.data_dir,
     )
 
 
@@ -164,8 +165,13 @@ def make_lr_schedule(
 
     "paper": lr * PAPER_FINAL_LR_FACTOR ** (step / total_steps), a smooth exponential decay from lr
     to lr / 100 (0.01 -> 0.0001 at the default lr). "adam": a cosine decay from lr to lr / 100.
+    "finetune": lr divided by 10 at 30%, 60% and 90% of the steps (wsolevaluation's step decay).
     """
     lr, total_steps = config.recipe_value("lr"), max(1, int(total_steps))
+    if config.schedule == "finetune":
+        boundaries = [max(1, round(f * total_steps)) for f in FINETUNE_DECAY_AT]
+        values = [lr * 0.1**k for k in range(len(boundaries) + 1)]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
     if config.schedule == "paper":
         return keras.optimizers.schedules.ExponentialDecay(
             lr, decay_steps=total_steps, decay_rate=PAPER_FINAL_LR_FACTOR
@@ -178,12 +184,33 @@ def make_lr_schedule(
 def make_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
     """The optimizer of `config.schedule` with `make_lr_schedule`'s decay over `total_steps`.
 
-    "paper": SGD with momentum 0.9; "adam": Adam. Weight decay (`config.weight_decay` or the
-    recipe's) is decoupled and skips biases and batch-norm parameters.
+    "paper": SGD with momentum 0.9; "adam": Adam; "finetune": `LayerwiseSGD` (Nesterov momentum
+    0.9) with the model's new layers (`models.NEW_LAYERS`) at 10x the rate. Weight decay
+    (`config.weight_decay` or the recipe's) is decoupled and skips biases and batch-norm parameters.
+
+    Raises:
+        ValueError: "finetune" for a model without a pretrained backbone.
     """
     schedule = make_lr_schedule(config, total_steps)
     weight_decay = config.recipe_value("weight_decay") or None
-    if config.schedule == "paper":
+    if config.schedule == "finetune":
+        from hide_and_seek_tf.models import NEW_LAYERS
+
+        if config.model not in NEW_LAYERS:
+            raise ValueError(
+                f"`schedule`='finetune' is for models with a pretrained backbone "
+                f"({sorted(NEW_LAYERS)}). Received: model={config.model!r}"
+            )
+        recipe = RECIPES["finetune"]
+        factor = recipe["new_layer_lr_factor"]
+        optimizer = LayerwiseSGD(
+            schedule,
+            momentum=recipe["momentum"],
+            nesterov=True,
+            weight_decay=weight_decay,
+            lr_multipliers={prefix: factor for prefix in NEW_LAYERS[config.model]},
+        )
+    elif config.schedule == "paper":
         optimizer = keras.optimizers.SGD(
             schedule, momentum=RECIPES["paper"]["momentum"], weight_decay=weight_decay
         )
@@ -347,9 +374,13 @@ def _input_pipelines(
         drop_remainder=True,
     )
     train_batches = train_batches.repeat().with_options(_SHARD_OPTIONS)
+    val_split = config.data_spec.validation_split
     if not config.validation:
         return train_batches, None, None
-    val_ds, val_info = _load(config, "val", _val_images(config))
+    if val_split is None:
+        logger.warning("%s has no validation split: no validation.", config.data)
+        return train_batches, None, None
+    val_ds, val_info = _load(config, val_split, _val_images(config))
     val_batches = make_pipeline(
         val_ds,
         training=False,
@@ -408,13 +439,15 @@ def _train_into(
     )
 
     with _dtype_policy(config.mixed_precision), strategy.scope():
+        # Pretrained weights bring their own normalization; hiding still fills with `mean`.
         model = build_model(
             config.model,
             info.num_classes,
             input_shape=(*config.image_size, 3),
             pooling=config.pooling,
-            mean=mean,
-            std=std,
+            mean=None if config.weights else mean,
+            std=None if config.weights else std,
+            weights=config.weights,
         )
         model.compile(
             optimizer=make_optimizer(config, config.epochs * steps),

@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from hide_and_seek_tf._io import write_json_atomic
 from hide_and_seek_tf.dataset_mean import compute_dataset_moments
-from hide_and_seek_tf.training.config import TrainConfig, parse_data_spec
+from hide_and_seek_tf.training.config import TrainConfig
 
 CONFIG_FILE = "config.json"
 MEAN_FILE = "dataset_mean.json"
@@ -52,19 +52,11 @@ def cache_dir() -> Path:
 def data_fingerprint(config: TrainConfig, split: str = "train") -> str:
     """A hash of everything the images of `split` depend on: data spec, options and image size.
 
-    A Tiny ImageNet path enters resolved, with its size and modification time, so a changed file gets
-    a new fingerprint. The seed enters only for synthetic data (the only source it changes).
+    A dataset path (and an image root) enters resolved, with its size and modification time, so a
+    changed file gets a new fingerprint. The seed enters only for synthetic data (the only source it changes).
     """
-    kind, arg = parse_data_spec(config.data)
-    source: dict[str, Any] = {"kind": kind}
-    if kind == "tiny-imagenet":
-        path = Path(arg).expanduser().resolve()
-        source["path"] = str(path)
-        if path.exists():
-            stat = path.stat()
-            source["size"], source["mtime_ns"] = stat.st_size, stat.st_mtime_ns
-    elif kind == "tfds":
-        source["name"], source["data_dir"] = arg, config.data_dir
+    spec = config.data_spec
+    kind, source = spec.kind, spec.fingerprint()
     key = {
         "version": _FINGERPRINT_VERSION,
         "source": source,

@@ -19,7 +19,6 @@ def _pixels(n, size, seed=0):
         ("alexnet_gap_64", None, (8, 8), 512),
         ("alexnet_gap", None, (14, 14), 512),
         ("googlenet_gap", (64, 64, 3), (4, 4), 1024),
-        ("resnet50_gap", (64, 64, 3), (2, 2), 2048),
     ],
 )
 def test_model_contract(name, input_shape, cam_hw, channels):
@@ -124,3 +123,61 @@ def test_bad_arguments_raise_value_error(kwargs, match):
 def test_num_classes_must_be_int():
     with pytest.raises(TypeError, match="`num_classes`"):
         build_model("small_gap", 3.0)
+
+
+# === keras.applications backbones (Choe et al.'s CAM versions) ===
+_APPLICATIONS = {
+    # name: (application, its preprocess_input, small input side, a layer before any change,
+    #        cam_features at that side)
+    "vgg16_gap": (
+        keras.applications.VGG16, keras.applications.vgg16.preprocess_input, 32,
+        "block5_conv3", (2, 2, 1024),  # no pool5: 1/16 of the input
+    ),
+    "resnet50_gap": (
+        keras.applications.ResNet50, keras.applications.resnet50.preprocess_input, 32,
+        "conv4_block6_out", (2, 2, 2048),  # last stage at stride 1: 1/16, not 1/32
+    ),
+    "inception_v3_gap": (
+        keras.applications.InceptionV3, keras.applications.inception_v3.preprocess_input, 75,
+        "mixed2", (7, 7, 1024),  # Mixed_6a at stride 1: mixed7 keeps mixed2's 7 x 7
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(_APPLICATIONS))
+def test_pretrained_backbone_uses_the_weights_file_and_its_normalization(tmp_path, name):
+    application, preprocess, side, before, cam_shape = _APPLICATIONS[name]
+    keras.utils.set_random_seed(7)
+    reference = application(include_top=False, weights=None, input_shape=(side, side, 3))
+    weights = tmp_path / f"{name}.weights.h5"
+    reference.save_weights(weights)
+    model = build_model(name, 3, input_shape=(side, side, 3), weights=str(weights))
+
+    assert model.get_layer("cam_features").output.shape == (None, *cam_shape)
+    dense = model.get_layer("predictions")
+    assert dense.kernel.shape == (cam_shape[-1], 3)
+    assert dense.get_config()["activation"] == "linear"
+    # Raw RGB pixels in: the model's maps equal the application's on its own preprocessing
+    # (caffe: BGR minus the ImageNet mean; tf: x / 127.5 - 1), with the file's weights.
+    x = _pixels(2, side, seed=3)
+    ours = keras.Model(model.inputs[0], model.get_layer(before).output)(x)
+    theirs = keras.Model(reference.inputs[0], reference.get_layer(before).output)(
+        preprocess(x.copy())
+    )
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * float(np.abs(theirs).max()))
+    # The file's weights, not a random init, are in the layers before and after the change.
+    last = {"vgg16_gap": "block5_conv3", "resnet50_gap": "conv5_block3_3_conv"}.get(name, "mixed7")
+    for layer in (model.get_layer(last), model.get_layer(before)):
+        for got, want in zip(
+            layer.get_weights(), reference.get_layer(layer.name).get_weights(), strict=True
+        ):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_weights_are_refused_where_they_cannot_apply(tmp_path):
+    with pytest.raises(ValueError, match="`weights`.*small_gap"):
+        build_model("small_gap", 3, weights="imagenet")
+    with pytest.raises(ValueError, match="`mean` and `std` must be None"):
+        build_model("vgg16_gap", 3, input_shape=(32, 32, 3), weights="imagenet", mean=100.0)
+    with pytest.raises(ValueError, match="`weights`.*nowhere"):
+        build_model("vgg16_gap", 3, input_shape=(32, 32, 3), weights=str(tmp_path / "nowhere.h5"))
