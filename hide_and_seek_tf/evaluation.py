@@ -214,7 +214,13 @@ def _fit_train_box(
         cache=False,
         max_boxes=_max_boxes(info),
     )
-    boxes = np.concatenate([b["boxes"].numpy() for b in batches], axis=0)
+    found = [b["boxes"].numpy() for b in batches]
+    if not found:
+        raise ValueError(
+            f"No image of the training split {_train_split(config)!r} has a box: the fixed-box "
+            "baseline is fitted on training boxes."
+        )
+    boxes = np.concatenate(found, axis=0)
     return choose_fixed_box(boxes, image_size), len(boxes)
 
 

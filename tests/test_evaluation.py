@@ -152,3 +152,62 @@ def test_refuses_to_score_a_holdout_the_model_trained_on(tmp_path):
     _check_holdout_unseen(held_out, None, "train_holdout")
     capped = {**trained_on_all, "max_per_class": 2}  # the first 2 images of each class only
     _check_holdout_unseen(capped, None, "train_holdout")
+
+
+def test_the_guard_holds_for_any_spelling_of_the_spec(tmp_path):
+    from hide_and_seek_tf.evaluation import _check_holdout_unseen
+
+    folder = _tiny_imagenet_folder(tmp_path)
+    trained_on_all = {"data": f"tiny-imagenet:{folder}", "train_split": "train"}
+    # The spelling evaluate_run(data=...) used to let through unguarded.
+    with pytest.raises(ValueError, match="20 of the 20 `train_holdout` images"):
+        _check_holdout_unseen(trained_on_all, f"tiny_imagenet:{folder}", "train_holdout")
+    with pytest.raises(ValueError, match="train_minus_holdout"):
+        _check_holdout_unseen({**trained_on_all, "data": f"TINY-IMAGENET:{folder}"}, None,
+                              "train_holdout")  # fmt: skip
+
+
+def test_the_guard_holds_for_every_file_source(tmp_path):
+    from hide_and_seek_tf.evaluation import _check_holdout_unseen
+    from tests.data.layouts import csv_files, cub_files, write_cub, write_files, wsol_files
+
+    cub = f"cub:{write_cub(cub_files()[0], tmp_path / 'cub', as_tgz=True)}"
+    with pytest.raises(ValueError, match="15 of the 15 `train_holdout`"):
+        _check_holdout_unseen({"data": cub, "train_split": "train"}, None, "train_holdout")
+    _check_holdout_unseen(
+        {"data": cub, "train_split": "train_minus_holdout"}, None, "train_holdout"
+    )
+    _check_holdout_unseen({"data": cub, "train_split": "train"}, None, "test")
+
+    # CSV: every split but the trained one is guarded, also in another file of the same images.
+    folder = write_files(csv_files()[0], tmp_path / "mine")
+    other = folder / "more.csv"
+    other.write_text("image,label,x0,y0,x1,y1,split\nphotos/train/cat_0.jpg,cat,1,1,5,5,val\n")
+    trained = {"data": f"csv:{folder / 'data.csv'}", "train_split": "train"}
+    with pytest.raises(ValueError, match=r"1 of the 1 `val` images \(e.g. 'photos/train/cat_0"):
+        _check_holdout_unseen(trained, f"csv:{other}", "val")
+    _check_holdout_unseen(trained, None, "val")
+
+    meta, images, _ = wsol_files()
+    meta["val/image_ids.txt"] += meta["train/image_ids.txt"].splitlines(keepends=True)[0]
+    meta["val/class_labels.txt"] += meta["train/class_labels.txt"].splitlines(keepends=True)[0]
+    config = {
+        "data": f"wsol:{write_files(meta, tmp_path / 'meta')}",
+        "data_dir": str(write_files(images, tmp_path / "img")),
+        "train_split": "train",
+    }
+    with pytest.raises(ValueError, match="1 of the 5 `val` images"):
+        _check_holdout_unseen(config, None, "val")
+    _check_holdout_unseen(config, None, "test")
+
+
+def test_evaluation_refuses_images_without_boxes_by_name(tmp_path):
+    from hide_and_seek_tf.evaluation import _load_data
+    from tests.data.layouts import imagenet_files, write_files
+
+    config = {"data": f"imagenet:{write_files(imagenet_files()[0], tmp_path)}"}
+    with pytest.raises(ValueError, match=r"6 of the 42 'train' images .*n01440764_12\.JPEG"):
+        _load_data(config, None, "train", None, (32, 32))
+    _, info = _load_data(config, None, "train", None, (32, 32), require_boxes=False)
+    assert info.num_without_boxes == 6
+    _load_data(config, None, "val", None, (32, 32))

@@ -89,9 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthetic (default) | tiny-imagenet:PATH | tfds:NAME | cub:PATH | imagenet:PATH | "
         "wsol:METADATA_DIR | csv:FILE (README: Data)",
     )
-    data.add_argument(
-        "--data-dir", help="wsol:/csv: the image root; tfds: the TFDS data directory"
-    )
+    data.add_argument("--data-dir", help="wsol:/csv: the image root; tfds: the TFDS data directory")
     data.add_argument(
         "--classes", help="K (the first K classes) or a comma-separated list of class ids"
     )

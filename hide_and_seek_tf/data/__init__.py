@@ -38,6 +38,7 @@ __all__ = [
     "register_source",
 ]
 
+
 def _load_synthetic(split, classes, max_per_class, num_images, image_size, seed):
     if num_images is None:
         num_images = synthetic.DEFAULT_NUM_TRAIN if split == "train" else synthetic.DEFAULT_NUM_VAL

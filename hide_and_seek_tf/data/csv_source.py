@@ -149,7 +149,9 @@ def _read(path_text: str, stamp: tuple) -> CsvTable:
     label_of = {c: i for i, c in enumerate(class_ids)}
     records, splits = [], []
     for order, (image, e) in enumerate(images.items()):
-        records.append(Record(image, label_of[e["label"]], e["boxes"], image, e["where"], None, order))
+        records.append(
+            Record(image, label_of[e["label"]], e["boxes"], image, e["where"], None, order)
+        )
         splits.append(e["split"])
     names = list(dict.fromkeys(splits))
     if DEFAULT_SPLIT in names and not any(n in names for n in _DERIVED):

@@ -181,7 +181,9 @@ def _parse(texts: dict[str, str], where_of: dict[str, str], location: str) -> tu
             ) from None
         flag, split_at, split_line = splits[image_id]
         if flag not in ("0", "1"):
-            raise annotation_error(split_at, "'<image_id> <is_training_image>' (1 or 0)", split_line)
+            raise annotation_error(
+                split_at, "'<image_id> <is_training_image>' (1 or 0)", split_line
+            )
         *numbers, box_at, box_line = boxes[image_id]
         x, y, w, h = parse_numbers(
             numbers, box_at, "'<image_id> <x> <y> <width> <height>' (numbers)", box_line
@@ -237,9 +239,7 @@ def _read_archive(path: Path) -> CubAnnotations:
             raise FileNotFoundError(f"Missing {path}:{member}: not a complete CUB-200-2011 copy.")
         texts[name], where_of[name] = index.texts[member], f"{path}:{member}"
     class_ids, records, is_train = _parse(texts, where_of, str(path))
-    return CubAnnotations(
-        str(path), class_ids, records, is_train, None, path, prefix, index.order
-    )
+    return CubAnnotations(str(path), class_ids, records, is_train, None, path, prefix, index.order)
 
 
 def read_cub_annotations(path: str | os.PathLike) -> CubAnnotations:

@@ -315,8 +315,10 @@ def decode_checked(data: tf.Tensor, location: tf.Tensor, where: tf.Tensor) -> tf
         ends = tf.cond(
             is_jpeg,
             lambda: _has_jpeg_end(data),
-            lambda: tf.logical_not(is_png)
-            | tf.equal(tf.strings.substr(data, tf.strings.length(data) - 8, 4), b"IEND"),
+            lambda: (
+                tf.logical_not(is_png)
+                | tf.equal(tf.strings.substr(data, tf.strings.length(data) - 8, 4), b"IEND")
+            ),
         )
     complete = tf.debugging.Assert(
         ends, ["Truncated image (no end marker):", location, "(listed at", where, ")"]
@@ -339,13 +341,31 @@ def _decode(meta: dict[str, tf.Tensor], data: tf.Tensor) -> dict[str, tf.Tensor]
     checks = [
         tf.debugging.Assert(
             size_ok,
-            ["Image size (width, height)", [width, height], "of", location, "differs from",
-             expected, "stated at", where],
+            [
+                "Image size (width, height)",
+                [width, height],
+                "of",
+                location,
+                "differs from",
+                expected,
+                "stated at",
+                where,
+            ],
         ),  # fmt: skip
         tf.debugging.Assert(
             inside,
-            ["Box outside the", width, "x", height, "image", location, "at", where, "boxes:",
-             boxes],
+            [
+                "Box outside the",
+                width,
+                "x",
+                height,
+                "image",
+                location,
+                "at",
+                where,
+                "boxes:",
+                boxes,
+            ],
         ),  # fmt: skip
     ]
     with tf.control_dependencies(checks):

@@ -148,9 +148,9 @@ def inception_v3_gap(
     backbone = _backbone(application, x, weights, stride_one)
     features = backbone.get_layer("mixed7").output
     features = keras.layers.Dropout(0.5, name="cam_dropout1")(features)
-    features = keras.layers.Conv2D(
-        1024, 3, padding="same", activation="relu", name="cam_conv1"
-    )(features)
+    features = keras.layers.Conv2D(1024, 3, padding="same", activation="relu", name="cam_conv1")(
+        features
+    )
     features = keras.layers.Dropout(0.5, name="cam_dropout2")(features)
     features = keras.layers.Conv2D(1024, 3, padding="same", name="cam_conv2")(features)
     features = keras.layers.Activation("relu", name="cam_features")(features)

@@ -118,11 +118,11 @@ def write_cub(files: dict[str, bytes], directory: Path, as_tgz: bool) -> Path:
 
 IMAGENET_WNIDS = ("n01440764", "n01443537", "n01484850")
 IMAGENET_NAMES = ("tench, Tinca tinca", "goldfish, Carassius auratus", "great white shark")
-IMAGENET_TRAIN_PER_CLASS = 6
-IMAGENET_BOXED_PER_CLASS = 4  # train images with a box in LOC_train_solution.csv
+IMAGENET_TRAIN_PER_CLASS = 14
+IMAGENET_BOXED_PER_CLASS = 12  # train images with a box: 10 held out, 2 left to train on
 IMAGENET_NUM_VAL = 6
 IMAGENET_CMYK = "val/ILSVRC2012_val_00000002.JPEG"
-IMAGENET_PNG = "train/n01443537/n01443537_3.JPEG"
+IMAGENET_PNG = "train/n01443537/n01443537_13.JPEG"
 IMAGENET_GRAY = "val/ILSVRC2012_val_00000004.JPEG"
 
 
@@ -143,7 +143,7 @@ def imagenet_files(size: int = 40, xml: bool = True) -> tuple[dict[str, bytes], 
         for k in range(IMAGENET_TRAIN_PER_CLASS):
             seed += 1
             rel = f"train/{wnid}/{wnid}_{k}.JPEG"
-            width, height = size + 5 * k, size + 2 * c
+            width, height = size + 2 * k, size + 2 * c
             fmt = "png" if rel == IMAGENET_PNG else "jpeg"
             data, pixels = image_bytes(width, height, seed, fmt=fmt)
             files[f"ILSVRC/Data/CLS-LOC/{rel}"] = data
@@ -221,7 +221,9 @@ def wsol_files(size: int = 40, train_boxes: bool = True) -> tuple[dict[str, byte
                 seed += 1
                 rel = f"{name}/{split}_{i}.jpg"
                 width, height = size + 7 * i, size + 3 * c
-                data, pixels = image_bytes(width, height, seed, gray=(split, c, i) == ("test", 1, 0))
+                data, pixels = image_bytes(
+                    width, height, seed, gray=(split, c, i) == ("test", 1, 0)
+                )
                 images[rel] = data
                 box_list = [(i, 1, width - 1, height - 2 - i)]  # x1 = W - 1
                 if i == 1:
@@ -255,7 +257,7 @@ def csv_files(size: int = 40) -> tuple[dict[str, bytes], dict]:
     truth: dict[str, dict] = {}
     rows = [["image", "label", "x0", "y0", "x1", "y1", "split"]]
     seed = 200
-    for split, per_class in (("train", 4), ("val", 2), ("test", 2)):
+    for split, per_class in (("train", 6), ("val", 2), ("test", 2)):
         for c, label in enumerate(CSV_LABELS):
             for i in range(per_class):
                 seed += 1
@@ -267,7 +269,7 @@ def csv_files(size: int = 40) -> tuple[dict[str, bytes], dict]:
                 boxes = [(i, 1, width - 2, height - 1)]
                 if i == 1:
                     boxes.append((2.4, 3.6, 12.5, 14.0))  # rounded half up: 2, 4, 13, 14
-                if (split, c, i) == ("train", 1, 3):
+                if (split, c, i) == ("train", 1, 5):
                     boxes = []
                 if boxes:
                     rows += [[rel, label, *map(str, b), split] for b in boxes]

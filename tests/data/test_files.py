@@ -35,7 +35,9 @@ def test_decodes_by_content_whatever_the_extension(tmp_path, fmt):
 @pytest.mark.parametrize("fmt", ["jpeg", "png"])
 def test_bad_bytes_fail_naming_the_file_and_its_annotation(tmp_path, damage, match, fmt):
     data, _ = image_bytes(23, 17, 0, fmt=fmt)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=rf"{match}.*a\.JPEG.*boxes\.csv line 7"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=rf"{match}.*a\.JPEG.*boxes\.csv line 7"
+    ):
         _read(tmp_path, damage(data))
 
 
@@ -54,7 +56,9 @@ def test_box_edges_on_the_border_are_clipped_beyond_it_fail(tmp_path):
 
 
 def test_holdout_takes_the_last_images_by_key_and_boxed_ones_when_asked():
-    group = [Record(str(k), 0, [(0, 0, 1, 1)] if k % 2 else [], str(k), "", None, k) for k in range(6)]
+    group = [
+        Record(str(k), 0, [(0, 0, 1, 1)] if k % 2 else [], str(k), "", None, k) for k in range(6)
+    ]
     held = split_holdout([group[::-1]], "train_holdout", 2)[0]
     assert [r.key for r in held] == [4, 5]
     held = split_holdout([group], "train_holdout", 2, boxed_only=True)[0]

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from hide_and_seek_tf.data import load_dataset
-from tests.data.layouts import WSOL_CLASSES, WSOL_SPLITS, wsol_files, write_files
+from tests.data.layouts import WSOL_CLASSES, WSOL_SPLITS, write_files, wsol_files
 
 
 @pytest.fixture(scope="module")
