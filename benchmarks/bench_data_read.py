@@ -77,7 +77,9 @@ def write_layouts(pool, root: Path) -> dict[str, tuple[str, str | None]]:
         with zipfile.ZipFile(zpath, "w", zipfile.ZIP_STORED) as zf:
             for rel, data in tiny.items():
                 zf.writestr(f"tiny-imagenet-200/{rel}", data)
-                (root / "tiny" / "tiny-imagenet-200" / rel).parent.mkdir(parents=True, exist_ok=True)
+                (root / "tiny" / "tiny-imagenet-200" / rel).parent.mkdir(
+                    parents=True, exist_ok=True
+                )
                 (root / "tiny" / "tiny-imagenet-200" / rel).write_bytes(data)
         specs["tiny-imagenet (zip)"] = (f"tiny-imagenet:{zpath}", None)
         specs["tiny-imagenet (folder)"] = (f"tiny-imagenet:{root / 'tiny'}", None)
