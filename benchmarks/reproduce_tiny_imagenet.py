@@ -1,42 +1,28 @@
 #!/usr/bin/env python
 """Tiny ImageNet study: does Hide-and-Seek help on real images, at which training budget?
 
-A thin driver over the library: `train()` trains (and resumes) each run, `evaluate_run` evaluates it
-under the protocol of `hide_and_seek_tf.protocol`, and this script tabulates and plots.
+A thin driver: `train()` trains (and itself resumes) each run, `evaluate_run` evaluates it under
+`hide_and_seek_tf.protocol` (what `evaluate.py --choose-on train_holdout --split val --occlusion
+0,0.25,0.5,0.75` does: tau chosen on the held-out train images, never on val; the paper's fixed
+0.2; fixed-box baselines; occlusion; the size breakdown), and this script tabulates and plots.
 
-Runs, one directory each: ROOT/e{EPOCHS}/{config}_s{seed}, configs
+Runs: ROOT/e{EPOCHS}/{config}_s{seed} for gap (no hiding), has16 (16 px cells) and hasmix
+(N in {8, 16, 32, none} per image and epoch), plus `--precision-runs` (default
+e16/gap_s0_bfloat16: gap_s0 in mixed_precision="bfloat16"). Each is `train_config(...)`:
+TrainConfig(data="tiny-imagenet:DATA", classes=10, train_split="train_minus_holdout",
+model="alexnet_gap_64", pooling="avg", hide_prob=0.5, epochs=EPOCHS, batch_size=64,
+schedule="paper", seed=s, augment="flip", validation=False).
 
-    gap      plain GAP (no hiding)
-    has16    Hide-and-Seek, 16 px cells
-    hasmix   Hide-and-Seek, N in {8, 16, 32, none} drawn per image and epoch
+Summary: ROOT/summary.md, summary.json and has_minus_gap.png (HaS minus GAP, paired by seed,
+against the budget); wall times come from ROOT/timing.jsonl.
 
-and the precision-paired runs of `--precision-runs` (default e16/gap_s0_bfloat16: gap_s0 trained
-with mixed_precision="bfloat16"). Every run is `TrainConfig(data="tiny-imagenet:DATA", classes=K,
-train_split="train_minus_holdout", model="alexnet_gap_64", pooling="avg", hide_prob=0.5,
-epochs=EPOCHS, batch_size=64, schedule="paper", seed=s, augment="flip", validation=False)`
-(`train_config`): the held-out 10 train images per class are never trained on.
+    python benchmarks/reproduce_tiny_imagenet.py --root ROOT --epochs 16,32 --status
+    python benchmarks/reproduce_tiny_imagenet.py --root ROOT --epochs 16,32   # train, evaluate, sum up
+    python benchmarks/reproduce_tiny_imagenet.py --root ROOT --epochs 16,32 --evaluate-only
+    python benchmarks/reproduce_tiny_imagenet.py --root ROOT --epochs 16,32 --summary-only
 
-Evaluation (`evaluate_run`, the code behind `evaluate.py --choose-on train_holdout --split val
---occlusion 0,0.25,0.5,0.75`): CAM thresholds chosen on `train_holdout` by Choe et al.'s rule and
-applied to val (MaxBoxAcc, MaxBoxAccV2, Top-1 Loc at tau); the paper's fixed 0.2 (GT-known / Top-1
-Loc); the whole-image and train-fitted fixed boxes; occlusion; the breakdown by ground-truth box
-size (issue 15). Nothing is chosen on val.
-
-Summary (ROOT/summary.md, ROOT/summary.json, ROOT/has_minus_gap.png): per budget, mean ± sample
-std over seeds per config, the baselines, occlusion, the size breakdown, Hide-and-Seek minus GAP
-paired by seed, the precision pairs, wall times; one plot of HaS minus GAP against the budget.
-
-Commands::
-
-    python benchmarks/reproduce_tiny_imagenet.py --root runs/tiny_imagenet --epochs 16,32 --status
-    python benchmarks/reproduce_tiny_imagenet.py --root runs/tiny_imagenet --epochs 16,32
-    python benchmarks/reproduce_tiny_imagenet.py --root runs/tiny_imagenet --epochs 16,32 --evaluate-only
-    python benchmarks/reproduce_tiny_imagenet.py --root runs/tiny_imagenet --epochs 16,32 --summary-only
-
-The default trains what is missing (a finished run is skipped, a partial one resumed by `train`
-itself), evaluates what is not evaluated yet (or was evaluated before its model changed, or with
-other settings), then writes the summary. A run directory whose config.json differs from the
-study's settings is refused, never overwritten.
+Finished runs and evaluations are skipped (an evaluation older than its model, or made with other
+settings, is redone); a run directory trained with other settings is refused, never overwritten.
 """
 
 from __future__ import annotations
@@ -337,112 +323,92 @@ def _fmt(stats: Mapping[str, Any] | None, digits: int = 1, sign: bool = False) -
     return f"{stats['mean']:{spec}}{std}"
 
 
+def _table(caption: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A captioned Markdown table; the first column left-aligned, the rest right-aligned."""
+    lines = ["", caption, "", "| " + " | ".join(header) + " |"]
+    lines.append("|---|" + "---:|" * (len(header) - 1))
+    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+
+def _pct(value: float | None, spec: str = ".1f") -> str:
+    return "-" if value is None else f"{value:{spec}}"
+
+
 def budget_markdown(budget: int, rows: Mapping[str, Any], summary: Mapping[str, Any]) -> str:
     """The Markdown tables of one budget."""
     configs = summary["configs"]
     if not configs:
         return f"### {budget} epochs\n\nNo evaluated runs.\n"
     first = next(r for r in rows.values() if r["precision"] is None)
-    base = first["baselines"]
-    keys = list(METRICS)
-    lines = [
-        f"### {budget} epochs",
-        "",
-        f"val: {first['num_val']} images; τ chosen on train_holdout ({first['num_holdout']} images, "
-        "never trained on). Mean ± sample std over seeds; percentages.",
-        "",
-        "| model | seeds | " + " | ".join(METRICS[k][0] for k in keys) + " |",
-        "|---|---|" + "---:|" * len(keys),
+    label = {name: CONFIGS[name][0] for name in configs}
+    main = [
+        [label[n], ",".join(map(str, c["seeds"]))]
+        + [_fmt(c[k], 2 if k == "tau" else 1) for k in METRICS]
+        for n, c in configs.items()
     ]
-    for name, c in configs.items():
-        cells = [_fmt(c[k], 2 if k == "tau" else 1) for k in keys]
-        lines.append(
-            f"| {CONFIGS[name][0]} | {','.join(map(str, c['seeds']))} | " + " | ".join(cells) + " |"
-        )
-    for label, b in (
-        ("whole image", base["whole_image"]),
-        ("fixed box (train)", base["train_box"]),
-    ):
-        one_box_v2 = sum(b["box_acc"][d] for d in ("0.3", "0.5", "0.7")) / 3
-        lines.append(
-            f"| baseline: {label} {b['box']} | - | - | {b['gt_known_loc']:.1f} | - | - | "
-            f"{b['box_acc']['0.5']:.1f} | {one_box_v2:.1f} | - | - |"
-        )
+    for name, b in (("whole image", "whole_image"), ("fixed box (train)", "train_box")):
+        b = first["baselines"][b]
+        one_box_v2 = sum(b["box_acc"][d] for d in ("0.3", "0.5", "0.7")) / 3  # its only box
+        main.append([f"baseline: {name} {b['box']}", "-", "-", _pct(b["gt_known_loc"]), "-", "-",
+                     _pct(b["box_acc"]["0.5"]), _pct(one_box_v2), "-", "-"])  # fmt: skip
+    lines = [f"### {budget} epochs"] + _table(
+        f"val: {first['num_val']} images; τ chosen on train_holdout ({first['num_holdout']} "
+        "images, never trained on). Mean ± sample std over seeds; percentages.",
+        ["model", "seeds", *(METRICS[k][0] for k in METRICS)],
+        main,
+    )
     bins = first["bins"]
-    heads = [
-        f"[{b['range'][0]:g}, {b['range'][1]:g}{']' if b['range'][1] >= 1 else ')'} "
-        f"(n = {b['count']})"
-        for b in bins
-    ]
-    lines += [
-        "",
-        "By ground-truth box area (fraction of the image): GT-known Loc @0.2 / MaxBoxAcc "
-        "(holdout τ); the baselines' GT-known Loc.",
-        "",
-        "| model | " + " | ".join(heads) + " |",
-        "|---|" + "---:|" * len(bins),
-    ]
-    for name, c in configs.items():
-        cells = [f"{_fmt(b['gt_known_loc'])} / {_fmt(b['max_box_acc'])}" for b in c["bins"]]
-        lines.append(f"| {CONFIGS[name][0]} | " + " | ".join(cells) + " |")
-    for label, key in (
-        ("fixed box (train)", "fixed_box_gt_known_loc"),
-        ("whole image", "whole_image_gt_known_loc"),
-    ):
-        lines.append(
-            f"| {label} | "
-            + " | ".join("-" if b[key] is None else f"{b[key]:.1f}" for b in bins)
-            + " |"
-        )
-    fractions = first["occlusion_fractions"]
-    if fractions:
-        lines += [
-            "",
-            "Occlusion: val top-1 with each 16 px cell hidden with probability f (the "
+    heads = [f"[{b['range'][0]:g}, {b['range'][1]:g}{']' if b['range'][1] >= 1 else ')'} "
+             f"(n = {b['count']})" for b in bins]  # fmt: skip
+    mean = lambda stats: _pct(stats["mean"])  # noqa: E731
+    by_size = [
+        [label[n]]
+        + [f"{mean(b['gt_known_loc'])} / {mean(b['top1_loc'])} / {mean(b['max_box_acc'])}"
+           for b in c["bins"]]
+        for n, c in configs.items()
+    ]  # fmt: skip
+    by_size += [
+        [name] + [_pct(b[key]) for b in bins]
+        for name, key in (("fixed box (train)", "fixed_box_gt_known_loc"),
+                          ("whole image", "whole_image_gt_known_loc"))
+    ]  # fmt: skip
+    lines += _table(
+        "By ground-truth box area (fraction of the image), means over seeds: GT-known Loc @0.2 / "
+        "Top-1 Loc @0.2 / MaxBoxAcc (holdout τ); the baselines' GT-known Loc.",
+        ["model", *heads],
+        by_size,
+    )
+    if first["occlusion_fractions"]:
+        lines += _table(
+            "Occlusion: val top-1 with each 16 px cell hidden with probability f (filled with the "
             "run's dataset mean; the same masks for every model).",
-            "",
-            "| model | " + " | ".join(f"f = {f:g}" for f in fractions) + " |",
-            "|---|" + "---:|" * len(fractions),
-        ]
-        for name, c in configs.items():
-            lines.append(
-                f"| {CONFIGS[name][0]} | " + " | ".join(_fmt(s) for s in c["occlusion"]) + " |"
-            )
-    for name, paired in summary["paired_minus_gap"].items():
-        seeds = next(iter(paired.values()))["seeds"]
-        lines += [
-            "",
-            f"{CONFIGS[name][0]} minus GAP, paired by seed (points; seeds {seeds}):",
-            "",
-            "| metric | per seed | mean ± std |",
-            "|---|---|---:|",
-        ]
-        for key, p in paired.items():
-            per_seed = ", ".join(f"{d:+.1f}" for d in p["per_seed"])
-            lines.append(f"| {METRICS[key][0]} | {per_seed} | {_fmt(p, sign=True)} |")
-    for name, pair in summary["precision_pairs"].items():
-        lines += [
-            "",
-            f"Precision pair {name} vs its float32 run:",
-            "",
-            "| metric | float32 | " + name.rsplit("_", 1)[1] + " | difference |",
-            "|---|---:|---:|---:|",
-        ]
-        for key, (a, b) in pair.items():
-            lines.append(f"| {METRICS[key][0]} | {a:.1f} | {b:.1f} | {b - a:+.1f} |")
-    lines += [
-        "",
-        "| run | final train acc | τ | CAM inside - outside | boxes = whole image | "
-        "train wall | eval wall |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, r in rows.items():
-        walls = [f"{r[k] / 60:.1f} min" if r[k] else "-" for k in ("train_wall_s", "eval_wall_s")]
-        lines.append(
-            f"| {name} | {r['final_train_accuracy']:.1f} | {r['tau']:.2f} | "
-            f"{r['cam_contrast']:+.3f} | {r['whole_image_boxes']:.0f}% | {walls[0]} | "
-            f"{walls[1]} |"
+            ["model", *(f"f = {f:g}" for f in first["occlusion_fractions"])],
+            [[label[n]] + [_fmt(s) for s in c["occlusion"]] for n, c in configs.items()],
         )
+    for name, paired in summary["paired_minus_gap"].items():
+        lines += _table(
+            f"{label[name]} minus GAP, paired by seed (points; seeds "
+            f"{next(iter(paired.values()))['seeds']}):",
+            ["metric", "per seed", "mean ± std"],
+            [[METRICS[k][0], ", ".join(f"{d:+.1f}" for d in p["per_seed"]), _fmt(p, sign=True)]
+             for k, p in paired.items()],
+        )  # fmt: skip
+    for name, pair in summary["precision_pairs"].items():
+        lines += _table(
+            f"Precision pair {name} vs its float32 run:",
+            ["metric", "float32", name.rsplit("_", 1)[1], "difference"],
+            [[METRICS[k][0], _pct(a), _pct(b), _pct(None if None in (a, b) else b - a, "+.1f")]
+             for k, (a, b) in pair.items()],
+        )  # fmt: skip
+    minutes = lambda s: "-" if not s else f"{s / 60:.1f} min"  # noqa: E731
+    lines += _table(
+        "Runs (wall times summed over sessions, from timing.jsonl):",
+        ["run", "final train acc", "τ", "CAM inside - outside", "boxes = whole image",
+         "train wall", "eval wall"],
+        [[name, _pct(r["final_train_accuracy"]), _pct(r["tau"], ".2f"),
+          _pct(r["cam_contrast"], "+.3f"), f"{r['whole_image_boxes']:.0f}%",
+          minutes(r["train_wall_s"]), minutes(r["eval_wall_s"])] for name, r in rows.items()],
+    )  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -221,13 +221,15 @@ def paired_differences_figure(
         metric_labels: {metric: panel title}.
     """
     metrics = list(differences)
-    cols = min(2, len(metrics)) or 1
+    cols = min(3, len(metrics)) or 1
     rows = max(1, math.ceil(len(metrics) / cols))
-    fig = Figure(figsize=(4.2 * cols, 3.0 * rows))
+    fig = Figure(figsize=(4.0 * cols, 3.0 * rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).reshape(-1)
     x = np.asarray(budgets, np.float64)
     for ax, metric in zip(axes, metrics, strict=False):
         for k, (label, per_budget) in enumerate(differences[metric].items()):
+            if all(p is None for p in per_budget):
+                continue  # a configuration without paired runs
             shift = (k - (len(differences[metric]) - 1) / 2) * 0.03 * (x.max() - x.min() or 1)
             mean = [np.nan if p is None or p["mean"] is None else p["mean"] for p in per_budget]
             std = [0.0 if p is None or p["std"] is None else p["std"] for p in per_budget]
