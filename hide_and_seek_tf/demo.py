@@ -26,7 +26,7 @@ from hide_and_seek_tf._io import write_json_atomic, write_text_atomic  # noqa: E
 from hide_and_seek_tf.boxes import cams_to_boxes  # noqa: E402
 from hide_and_seek_tf.cam import class_activation_maps  # noqa: E402
 from hide_and_seek_tf.data import load_dataset, make_pipeline  # noqa: E402
-from hide_and_seek_tf.evaluation import evaluate_run  # noqa: E402
+from hide_and_seek_tf.evaluation import breakdown_markdown, evaluate_run  # noqa: E402
 from hide_and_seek_tf.hiding import hide_patches  # noqa: E402
 from hide_and_seek_tf.training import TrainConfig, load_run, train  # noqa: E402
 
@@ -113,6 +113,10 @@ def _report(evaluations: dict[str, dict], seconds: dict[str, float], config: dic
         b = baselines[key]
         lines.append(f"| {label} {b['box']} | - | {b['gt_known_loc']:.1f} | - | - | - |")
     lines += [
+        "",
+        "By ground-truth box area, as a fraction of the image:",
+        "",
+        breakdown_markdown(evaluations),
         "",
         "GT-known Loc: the box of the ground-truth class has IoU >= 0.5 with the ground-truth box; Top-1 Loc also "
         "needs the top-1 class right. MaxBoxAcc / MaxBoxAccV2 (Choe et al., CVPR 2020) take the best CAM threshold "
