@@ -1,6 +1,7 @@
 """The quick-start demo: plain GAP vs Hide-and-Seek on the built-in synthetic data, end to end.
 
-    python -m hide_and_seek_tf.demo [--out runs/demo] [--seed 0] [--epochs N] [--num-images N]
+    hide-and-seek-demo [--out runs/demo] [--seed 0] [--epochs N] [--num-images N]
+    python -m hide_and_seek_tf.demo ...   # the same (hide_and_seek_tf/cli/demo.py)
 
 Trains the same network twice with the same seed (without and with hiding), evaluates both with
 `hide_and_seek_tf.evaluation.evaluate_run` (the code behind evaluate.py), and writes `OUT/report.md` with a
@@ -9,14 +10,18 @@ side-by-side table and pictures. Re-running reuses finished runs and resumes int
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if (
+    __name__ == "__main__"
+):  # `python -m hide_and_seek_tf.demo`: parse (and --help) before TensorFlow
+    from hide_and_seek_tf.cli.demo import run
+
+    sys.exit(run())
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -187,20 +192,3 @@ def run_demo(
     print("\n" + report.split("## Hide-and-Seek on training images")[0])
     print(f"Report: {out / 'report.md'}")
     return evaluations
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/demo")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=None, help="default: the synthetic demo's")
-    parser.add_argument("--num-images", type=int, default=None, help="training images")
-    parser.add_argument("--val-images", type=int, default=None, help="validation images scored")
-    args = parser.parse_args(argv)
-    tf.get_logger().setLevel("ERROR")
-    run_demo(args.out, args.seed, args.epochs, args.num_images, args.val_images)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-import hide_and_seek_tf.cli  # noqa: F401  (quiet TensorFlow start, before it is imported)
+from hide_and_seek_tf.cli import import_tensorflow
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -55,6 +55,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    import_tensorflow()
     from hide_and_seek_tf.evaluation import evaluate_run
 
     try:

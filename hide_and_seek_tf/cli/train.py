@@ -32,15 +32,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import hide_and_seek_tf.cli  # noqa: F401  (quiet TensorFlow start, before it is imported)
-from hide_and_seek_tf.training import RECIPES, TrainConfig, configure_cpu_devices, train
-from hide_and_seek_tf.training.config import (
+from hide_and_seek_tf.cli import import_tensorflow
+from hide_and_seek_tf.training.config import (  # no TensorFlow: `--help` starts fast and quietly
     DEMO_BATCH_SIZE,
     DEMO_EPOCHS,
     DEMO_HIDE_PATCH_SIZES,
     DEMO_IMAGE_SIZE,
     DEMO_NUM_IMAGES,
+    RECIPES,
     STRATEGIES,
+    TrainConfig,
     sequence_of_ints,
 )
 
@@ -218,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except (ValueError, TypeError) as e:
         parser.error(str(e))
+    import_tensorflow()
+    from hide_and_seek_tf.training.loop import configure_cpu_devices, train
+
     if args.cpu_devices:
         configure_cpu_devices(args.cpu_devices)
 
