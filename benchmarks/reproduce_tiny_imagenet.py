@@ -81,6 +81,7 @@ import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hide_and_seek_tf import evaluation, hide_patches  # noqa: E402
+from hide_and_seek_tf._checks import positive_int  # noqa: E402
 from hide_and_seek_tf._io import write_json_atomic, write_text_atomic  # noqa: E402
 from hide_and_seek_tf.data import load_dataset, make_pipeline  # noqa: E402
 from hide_and_seek_tf.data.tiny_imagenet import read_tiny_imagenet_index  # noqa: E402
@@ -90,6 +91,12 @@ from hide_and_seek_tf.metrics import (  # noqa: E402
     choose_fixed_box,
 )
 from hide_and_seek_tf.training import TrainConfig, config_differences, load_run, train  # noqa: E402
+from hide_and_seek_tf.training.run_dir import (  # noqa: E402
+    CONFIG_FILE,
+    EVAL_DIR,
+    HISTORY_FILE,
+    MODEL_FILE,
+)
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "tiny-imagenet-200-subset.zip"
@@ -105,7 +112,7 @@ EVAL_OVERHEAD_S = 15.0  # evaluation.evaluate_run's train-box fit and figures, t
 
 STUDY_FILE = "study.json"
 BASELINES_FILE = "baselines.json"
-EVAL_FILE = Path("eval") / "reproduce_tiny_imagenet.json"
+EVAL_FILE = Path(EVAL_DIR) / "reproduce_tiny_imagenet.json"
 TIMING_FILE = "study_timing.json"
 SUMMARY_JSON, SUMMARY_MD = "summary.json", "summary.md"
 OCCLUSION_PNG, THRESHOLDS_PNG = "occlusion.png", "thresholds.png"
@@ -201,9 +208,7 @@ class StudySettings:
 
     def __post_init__(self) -> None:
         for name in ("classes", "max_per_class", "epochs", "batch_size", "eval_batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
+            positive_int(getattr(self, name), name)
         if not 0.0 < self.threshold_step <= 0.5:
             raise ValueError(
                 f"`threshold_step` must be in (0, 0.5]. Received: threshold_step={self.threshold_step!r}"
@@ -389,7 +394,7 @@ def evaluate_run(run: StudyRun, settings: StudySettings, counts: Mapping[str, An
             thresholds=grid.tolist(),
             fixed_threshold=settings.paper_threshold,
             batch_size=settings.eval_batch_size,
-            out_dir=run_dir / "eval" / split,
+            out_dir=run_dir / EVAL_DIR / split,
             progress=False,
             load_run=lambda _: (model, config, mean),
         )["metrics"]
@@ -403,7 +408,7 @@ def evaluate_run(run: StudyRun, settings: StudySettings, counts: Mapping[str, An
         "config": run.config,
         "seed": run.seed,
         "eval_settings": settings.eval_key(),
-        "model_mtime_ns": (run_dir / "model.keras").stat().st_mtime_ns,
+        "model_mtime_ns": (run_dir / MODEL_FILE).stat().st_mtime_ns,
         "provenance": {
             "threshold_chosen_on": "train_holdout",
             "reported_on": "val",
@@ -464,7 +469,7 @@ def _read_json(path: Path) -> Any:
 
 def epochs_done(run_dir: Path) -> int:
     """Epochs recorded in history.csv (0 when there is none)."""
-    path = run_dir / "history.csv"
+    path = run_dir / HISTORY_FILE
     if not path.is_file():
         return 0
     return max(0, len([line for line in path.read_text().splitlines() if line.strip()]) - 1)
@@ -473,7 +478,7 @@ def epochs_done(run_dir: Path) -> int:
 def run_status(run: StudyRun, settings: StudySettings) -> str:
     """The run's state: "done", "evaluate" (trained; evaluation missing or stale), "partial", "todo"."""
     run_dir = Path(settings.root) / run.name
-    model_file = run_dir / "model.keras"
+    model_file = run_dir / MODEL_FILE
     if model_file.is_file():
         result = _read_json(run_dir / EVAL_FILE)
         fresh = (
@@ -482,12 +487,12 @@ def run_status(run: StudyRun, settings: StudySettings) -> str:
             and result.get("model_mtime_ns") == model_file.stat().st_mtime_ns
         )
         return "done" if fresh else "evaluate"
-    return "partial" if (run_dir / "config.json").is_file() else "todo"
+    return "partial" if (run_dir / CONFIG_FILE).is_file() else "todo"
 
 
 def _check_saved_config(run: StudyRun, settings: StudySettings) -> None:
     run_dir = Path(settings.root) / run.name
-    saved = _read_json(run_dir / "config.json")
+    saved = _read_json(run_dir / CONFIG_FILE)
     if saved is None:
         return
     # The saved config is resolved (lr, image size, steps...); compare what the study sets.
@@ -506,7 +511,7 @@ def train_run(run: StudyRun, settings: StudySettings) -> None:
     import keras
 
     run_dir = Path(settings.root) / run.name
-    resume = (run_dir / "config.json").is_file()
+    resume = (run_dir / CONFIG_FILE).is_file()
     config = settings.train_config(run).replace(resume=resume)
     timing_path = run_dir / TIMING_FILE
     timing = _read_json(timing_path) or {"sessions": []}
@@ -518,7 +523,7 @@ def train_run(run: StudyRun, settings: StudySettings) -> None:
         finished = True
     finally:
         # Only beside a config.json: a directory without one must stay empty for a fresh start.
-        if (run_dir / "config.json").is_file():
+        if (run_dir / CONFIG_FILE).is_file():
             timing["sessions"].append(
                 {
                     "started": started_at,
@@ -561,8 +566,8 @@ def _observed_rate(settings: StudySettings) -> float | None:
     images, seconds = 0.0, 0.0
     for run in STUDY_RUNS:
         run_dir = Path(settings.root) / run.name
-        timing, config = _read_json(run_dir / TIMING_FILE), _read_json(run_dir / "config.json")
-        if not timing or not config or not (run_dir / "model.keras").is_file():
+        timing, config = _read_json(run_dir / TIMING_FILE), _read_json(run_dir / CONFIG_FILE)
+        if not timing or not config or not (run_dir / MODEL_FILE).is_file():
             continue
         images += config["total_steps"] * config["batch_size"]
         seconds += timing.get("train_wall_s", 0.0)
@@ -681,7 +686,7 @@ def collect(settings: StudySettings) -> dict[str, Any]:
         run_dir = Path(settings.root) / run.name
         result = _read_json(run_dir / EVAL_FILE)
         timing = _read_json(run_dir / TIMING_FILE) or {}
-        rows = (run_dir / "history.csv").read_text().splitlines()
+        rows = (run_dir / HISTORY_FILE).read_text().splitlines()
         header, last = rows[0].split(","), rows[-1].split(",")
         result["train_wall_s"] = timing.get("train_wall_s")
         result["final_train_accuracy"] = 100.0 * float(last[header.index("accuracy")])

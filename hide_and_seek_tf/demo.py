@@ -34,6 +34,7 @@ from hide_and_seek_tf.data import load_dataset, make_pipeline  # noqa: E402
 from hide_and_seek_tf.evaluation import evaluate_run  # noqa: E402
 from hide_and_seek_tf.hiding import hide_patches  # noqa: E402
 from hide_and_seek_tf.training import TrainConfig, load_run, train  # noqa: E402
+from hide_and_seek_tf.training.run_dir import CONFIG_FILE, MODEL_FILE  # noqa: E402
 
 NUM_SHOWN = 8
 
@@ -41,10 +42,10 @@ NUM_SHOWN = 8
 def _train_or_reuse(config: TrainConfig) -> float:
     """Trains `config` unless its run is finished; resumes an interrupted one. Returns seconds spent."""
     run_dir = Path(config.run_dir)
-    if (run_dir / "model.keras").exists():
+    if (run_dir / MODEL_FILE).exists():
         print(f"Reusing finished run {run_dir}")
         return 0.0
-    resume = (run_dir / "config.json").exists()
+    resume = (run_dir / CONFIG_FILE).exists()
     start = time.perf_counter()
     train(config.replace(resume=resume))
     return time.perf_counter() - start

@@ -38,20 +38,19 @@ import tensorflow as tf
 
 from hide_and_seek_tf import plotting
 from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
-from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps, ten_crop_cams
 from hide_and_seek_tf.metrics import (
     FixedBoxBaseline,
     LocalizationEvaluator,
     choose_fixed_box,
 )
+from hide_and_seek_tf.training.run_dir import EVAL_DIR
 
 #: CAM threshold grid of `sweep=True` (wsolevaluation's 0.01 step).
 SWEEP_THRESHOLDS = tuple(round(0.01 * i, 2) for i in range(100))
 #: The paper's per-network CAM threshold (fraction of the map's max), section 4.1.
 PAPER_THRESHOLDS = {"googlenet_gap": 0.3}
 DEFAULT_THRESHOLD = 0.2
-EVAL_DIR = "eval"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -262,9 +261,7 @@ def evaluate_run(
         else:
             scores, cams = class_activation_maps(model, images, class_ids=labels)
             cams = cams[:, 0]
-        largest = cams_to_boxes(cams, grid, mode="largest")
-        every = cams_to_boxes(cams, grid, mode="all", max_components=max_components)
-        evaluator.accumulate(scores, largest, labels, gt, all_boxes=every)
+        largest = evaluator.accumulate_cams(scores, cams, labels, gt, max_components)
         whole.accumulate(gt)
         trained_box.accumulate(gt)
         room = num_plot - len(shown["image"])

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from hide_and_seek_tf.cli import import_tensorflow
+from hide_and_seek_tf.training.run_dir import EVAL_DIR
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -89,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  MaxBoxAccV2                  : {m['max_box_acc_v2']:.2f}\n"
         f"  baselines, GT-known Loc      : whole image {base['whole_image']['gt_known_loc']:.2f}, "
         f"train box {base['train_box']['box']} {base['train_box']['gt_known_loc']:.2f}\n"
-        f"  written to {args.out_dir or os.path.join(args.run_dir, 'eval')}"
+        f"  written to {args.out_dir or os.path.join(args.run_dir, EVAL_DIR)}"
     )
     return 0
 

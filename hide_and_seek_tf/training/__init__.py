@@ -7,7 +7,7 @@ The names are imported on first use, so that `training.config` (all `train.py --
 without TensorFlow.
 """
 
-import importlib
+from hide_and_seek_tf._lazy import lazy_attributes
 
 _PUBLIC = {
     "RECIPES": "hide_and_seek_tf.training.config",
@@ -25,14 +25,4 @@ _PUBLIC = {
 
 __all__ = sorted(_PUBLIC)
 
-
-def __getattr__(name: str):
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module(_PUBLIC[name]), name)
-        globals()[name] = value  # later lookups skip this hook
-        return value
-    raise AttributeError(f"module 'hide_and_seek_tf.training' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC)

@@ -24,10 +24,12 @@ STARTUP = (
 )
 
 
-def _env_without_level() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
-    return env
+def _run_without_level(*args: str) -> subprocess.CompletedProcess:
+    """Runs this Python with `args` in the repository, TF_CPP_MIN_LOG_LEVEL unset (the default)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.parametrize(
@@ -41,14 +43,7 @@ def _env_without_level() -> dict[str, str]:
     ids=["train", "evaluate", "export", "demo"],
 )
 def test_help_prints_only_the_usage(command):
-    done = subprocess.run(
-        [sys.executable, *command],
-        cwd=ROOT,
-        env=_env_without_level(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _run_without_level(*command)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage:")
     assert done.stderr == ""
@@ -57,14 +52,7 @@ def test_help_prints_only_the_usage(command):
 
 def test_loading_tensorflow_for_a_command_shows_no_startup_log_lines():
     code = "from hide_and_seek_tf.cli import import_tensorflow; import_tensorflow(); print('ok')"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=_env_without_level(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _run_without_level("-c", code)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "ok\n"
     assert not any(marker in done.stderr for marker in LOG_MARKERS), done.stderr
