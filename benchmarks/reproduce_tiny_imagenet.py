@@ -42,8 +42,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hide_and_seek_tf import plotting, protocol  # noqa: E402
 from hide_and_seek_tf._io import write_json_atomic, write_text_atomic  # noqa: E402
-from hide_and_seek_tf.evaluation import SCHEMA_VERSION, SWEEP_THRESHOLDS  # noqa: E402
+from hide_and_seek_tf.evaluation import METRICS_FILE, SCHEMA_VERSION, SWEEP_THRESHOLDS  # noqa: E402
 from hide_and_seek_tf.training.config import TrainConfig, config_differences  # noqa: E402
+from hide_and_seek_tf.training.run_dir import (  # noqa: E402
+    CONFIG_FILE,
+    EVAL_DIR,
+    HISTORY_FILE,
+    MODEL_FILE,
+)
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/tiny-imagenet-200-subset.zip"
 CONFIGS = {  # name -> (label, hide_patch_sizes)
@@ -135,12 +141,10 @@ def eval_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def is_evaluated(run_dir: Path, args: argparse.Namespace) -> bool:
     """RUN/eval/metrics.json exists, is newer than model.keras and has the study's settings."""
-    result = _read_json(run_dir / "eval" / "metrics.json")
+    result = _read_json(run_dir / EVAL_DIR / METRICS_FILE)
     if not isinstance(result, dict) or result.get("schema_version") != SCHEMA_VERSION:
         return False
-    if (run_dir / "eval" / "metrics.json").stat().st_mtime < (
-        run_dir / "model.keras"
-    ).stat().st_mtime:
+    if (run_dir / EVAL_DIR / METRICS_FILE).stat().st_mtime < (run_dir / MODEL_FILE).stat().st_mtime:
         return False
     settings, proto, occ = eval_settings(args), result["protocol"], result.get("occlusion") or {}
     return (
@@ -160,7 +164,7 @@ def run_state(config: TrainConfig, args: argparse.Namespace) -> str:
         ValueError: the run directory holds a run trained with other settings.
     """
     run_dir = Path(config.run_dir)
-    saved = _read_json(run_dir / "config.json")
+    saved = _read_json(run_dir / CONFIG_FILE)
     if saved is None:
         return "todo"
     # config.json is resolved (lr, image size, steps); compare what the study sets.
@@ -171,7 +175,7 @@ def run_state(config: TrainConfig, args: argparse.Namespace) -> str:
             f"{run_dir} was trained with other settings ({listed}). Pass the study's settings "
             "(e.g. `--data` as it was trained), or use another `--root`."
         )
-    if not (run_dir / "model.keras").is_file():
+    if not (run_dir / MODEL_FILE).is_file():
         return "partial"
     return "evaluated" if is_evaluated(run_dir, args) else "trained"
 
@@ -196,7 +200,7 @@ def train_run(config: TrainConfig, root: Path) -> None:
 
     run_dir = Path(config.run_dir)
     start = time.perf_counter()
-    train(config.replace(resume=(run_dir / "config.json").is_file()), verbose=2)
+    train(config.replace(resume=(run_dir / CONFIG_FILE).is_file()), verbose=2)
     _log_time(root, run_dir, "train", time.perf_counter() - start)
     keras.backend.clear_session()
 
@@ -239,14 +243,14 @@ def collect_runs(root: Path, budget: int, walls: Mapping[tuple[str, str], float]
     for run_dir in sorted((root / f"e{budget}").glob("*/eval/metrics.json")):
         run_dir = run_dir.parents[1]
         match = RUN_NAME.match(run_dir.name)
-        result = _read_json(run_dir / "eval" / "metrics.json")
+        result = _read_json(run_dir / EVAL_DIR / METRICS_FILE)
         if (
             not match
             or match["config"] not in CONFIGS
             or result.get("schema_version") != SCHEMA_VERSION
         ):
             continue
-        history = (run_dir / "history.csv").read_text().splitlines()
+        history = (run_dir / HISTORY_FILE).read_text().splitlines()
         header, last = history[0].split(","), history[-1].split(",")
         rel = f"e{budget}/{run_dir.name}"
         rows[run_dir.name] = {

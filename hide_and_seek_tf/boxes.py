@@ -282,8 +282,9 @@ def _partition_desc(data: tf.Tensor, level: tf.Tensor, num_t: int):
     parts = tf.dynamic_partition(data, level, num_t + 1)
     counts = tf.stack([tf.shape(p)[0] for p in parts])  # (num_t + 1,) by level
     ordered = tf.concat(parts[:0:-1], axis=0)
-    # start of level j in `ordered` = number of elements of level > j
-    above = tf.concat([tf.cumsum(counts[::-1], exclusive=True)[::-1], [0]], 0)
+    # start of level j in `ordered` = number of elements of level > j. (A reversed cumsum, not
+    # counts[::-1]: grappler's layout pass rejects the negative-stride slice and logs an error.)
+    above = tf.concat([tf.cumsum(counts, exclusive=True, reverse=True), [0]], 0)
     return ordered, above
 
 

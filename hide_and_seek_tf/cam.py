@@ -18,6 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hide_and_seek_tf.models.contract import CAM_FEATURES, PREDICTIONS
+
 #: Ten-crop: the image is upscaled by this factor (256 / 224, the usual ratio) and cropped back.
 TEN_CROP_SCALE = 256 / 224
 
@@ -34,18 +36,18 @@ def _cam_function(model: keras.Model):
     if fn is not None:
         return fn
     try:
-        features = model.get_layer("cam_features")
-        dense = model.get_layer("predictions")
+        features = model.get_layer(CAM_FEATURES)
+        dense = model.get_layer(PREDICTIONS)
     except ValueError as err:
         raise ValueError(
-            "`model` must have a layer named `cam_features` (the maps the global pooling reads) "
-            "and a Dense named `predictions` (pooled features -> logits). "
+            f"`model` must have a layer named `{CAM_FEATURES}` (the maps the global pooling reads) "
+            f"and a Dense named `{PREDICTIONS}` (pooled features -> logits). "
             f"Received: model={model.name!r} ({err})"
         ) from None
     kernel = getattr(dense, "kernel", None)
     if kernel is None or len(kernel.shape) != 2:
         raise ValueError(
-            f"The `predictions` layer must be a Dense with a 2-D kernel. Received: {dense!r}"
+            f"The `{PREDICTIONS}` layer must be a Dense with a 2-D kernel. Received: {dense!r}"
         )
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     extractor = keras.Model(inputs, [features.output, model.outputs[0]])
@@ -113,7 +115,7 @@ def class_activation_maps(
             f"`images` must have shape (B, H, W, C). Received: images.shape={images.shape}"
         )
     images = tf.cast(images, tf.float32)
-    num_classes = int(model.get_layer("predictions").kernel.shape[-1])
+    num_classes = int(model.get_layer(PREDICTIONS).kernel.shape[-1])
     if class_ids is None:
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)):
             raise ValueError(f"`top_k` must be an int. Received: top_k={top_k!r}")

@@ -1,6 +1,7 @@
 """The quick-start demo: plain GAP vs Hide-and-Seek on the built-in synthetic data, end to end.
 
-    python -m hide_and_seek_tf.demo [--out runs/demo] [--seed 0] [--epochs N] [--num-images N]
+    hide-and-seek-demo [--out runs/demo] [--seed 0] [--epochs N] [--num-images N]
+    python -m hide_and_seek_tf.demo ...   # the same (hide_and_seek_tf/cli/demo.py)
 
 Trains the same network twice with the same seed (without and with hiding), evaluates both with
 `hide_and_seek_tf.evaluation.evaluate_run` (the code behind evaluate.py), and writes `OUT/report.md` with a
@@ -9,14 +10,18 @@ side-by-side table and pictures. Re-running reuses finished runs and resumes int
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if (
+    __name__ == "__main__"
+):  # `python -m hide_and_seek_tf.demo`: parse (and --help) before TensorFlow
+    from hide_and_seek_tf.cli.demo import run
+
+    sys.exit(run())
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -29,6 +34,7 @@ from hide_and_seek_tf.data import load_dataset, make_pipeline  # noqa: E402
 from hide_and_seek_tf.evaluation import breakdown_markdown, evaluate_run  # noqa: E402
 from hide_and_seek_tf.hiding import hide_patches  # noqa: E402
 from hide_and_seek_tf.training import TrainConfig, load_run, train  # noqa: E402
+from hide_and_seek_tf.training.run_dir import CONFIG_FILE, MODEL_FILE  # noqa: E402
 
 NUM_SHOWN = 8
 
@@ -36,10 +42,10 @@ NUM_SHOWN = 8
 def _train_or_reuse(config: TrainConfig) -> float:
     """Trains `config` unless its run is finished; resumes an interrupted one. Returns seconds spent."""
     run_dir = Path(config.run_dir)
-    if (run_dir / "model.keras").exists():
+    if (run_dir / MODEL_FILE).exists():
         print(f"Reusing finished run {run_dir}")
         return 0.0
-    resume = (run_dir / "config.json").exists()
+    resume = (run_dir / CONFIG_FILE).exists()
     start = time.perf_counter()
     train(config.replace(resume=resume))
     return time.perf_counter() - start
@@ -191,20 +197,3 @@ def run_demo(
     print("\n" + report.split("## Hide-and-Seek on training images")[0])
     print(f"Report: {out / 'report.md'}")
     return evaluations
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/demo")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=None, help="default: the synthetic demo's")
-    parser.add_argument("--num-images", type=int, default=None, help="training images")
-    parser.add_argument("--val-images", type=int, default=None, help="validation images scored")
-    args = parser.parse_args(argv)
-    tf.get_logger().setLevel("ERROR")
-    run_demo(args.out, args.seed, args.epochs, args.num_images, args.val_images)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

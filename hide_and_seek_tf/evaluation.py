@@ -45,13 +45,14 @@ import numpy as np
 from hide_and_seek_tf import plotting, protocol
 from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
 from hide_and_seek_tf.metrics import IOU_THRESHOLDS, choose_fixed_box
+from hide_and_seek_tf.training.run_dir import EVAL_DIR
 
 #: CAM threshold grid of `sweep=True` (wsolevaluation's 0.01 step).
 SWEEP_THRESHOLDS = tuple(round(0.01 * i, 2) for i in range(100))
 #: The paper's per-network CAM threshold (fraction of the map's max), section 4.1.
 PAPER_THRESHOLDS = {"googlenet_gap": 0.3}
 DEFAULT_THRESHOLD = 0.2
-EVAL_DIR = "eval"
+METRICS_FILE = "metrics.json"
 PER_IMAGE_FILE = "per_image.csv"
 #: Version of metrics.json's layout: 2 added threshold_choice, size_breakdown, cam_contrast,
 #: occlusion and per_image.csv.
@@ -392,9 +393,7 @@ def evaluate_run(
         out / "cams.png", plotting.cam_grid_figure(report.shown, info.class_names, fixed)
     )
     plotting.save_figure(out / "cam_contrast.png", plotting.cam_contrast_figure(table, result))
-    write_json_atomic(
-        out / "metrics.json", result
-    )  # last: its presence means a finished evaluation
+    write_json_atomic(out / METRICS_FILE, result)  # last: its presence means a finished evaluation
     return result
 
 

@@ -192,7 +192,6 @@ def score_batches(
     """
     import tensorflow as tf
 
-    from hide_and_seek_tf.boxes import cams_to_boxes
     from hide_and_seek_tf.cam import class_activation_maps, ten_crop_cams
 
     grid = tuple(float(t) for t in cam_thresholds)
@@ -211,9 +210,7 @@ def score_batches(
         else:
             scores, cams = class_activation_maps(model, images, class_ids=labels)
             cams = cams[:, 0]
-        largest = cams_to_boxes(cams, grid, mode="largest")
-        every = cams_to_boxes(cams, grid, mode="all", max_components=max_components)
-        evaluator.accumulate(scores, largest, labels, gt, all_boxes=every)
+        largest, every = evaluator.accumulate_cams(scores, cams, labels, gt, max_components)
 
         logits = scores.numpy().astype(np.float64)
         labels_np, gt_np = labels.numpy().astype(np.int64), gt.numpy()

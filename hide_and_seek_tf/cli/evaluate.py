@@ -22,7 +22,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-import hide_and_seek_tf.cli  # noqa: F401  (quiet TensorFlow start, before it is imported)
+from hide_and_seek_tf.cli import import_tensorflow
+from hide_and_seek_tf.training.run_dir import EVAL_DIR
 
 
 def _fractions(text: str) -> list[float]:
@@ -84,6 +85,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    import_tensorflow()
     from hide_and_seek_tf.evaluation import evaluate_run, format_report
 
     try:
@@ -107,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
-    out_dir = args.out_dir or os.path.join(args.run_dir, "eval")
+    out_dir = args.out_dir or os.path.join(args.run_dir, EVAL_DIR)
     print("\n" + format_report(result, out_dir))
     return 0
 

@@ -32,17 +32,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import hide_and_seek_tf.cli  # noqa: F401  (quiet TensorFlow start, before it is imported)
-from hide_and_seek_tf.training import RECIPES, TrainConfig, configure_cpu_devices, train
-from hide_and_seek_tf.training.config import (
+from hide_and_seek_tf.cli import import_tensorflow
+from hide_and_seek_tf.models.contract import POOLINGS
+from hide_and_seek_tf.training.config import (  # no TensorFlow: `--help` starts fast and quietly
+    AUGMENTS,
     DEMO_BATCH_SIZE,
     DEMO_EPOCHS,
     DEMO_HIDE_PATCH_SIZES,
     DEMO_IMAGE_SIZE,
     DEMO_NUM_IMAGES,
+    RECIPES,
     STRATEGIES,
+    TrainConfig,
     sequence_of_ints,
 )
+from hide_and_seek_tf.training.run_dir import CONFIG_FILE, HISTORY_FILE, MODEL_FILE
 
 
 def _data_spec(values: list[str]) -> str:
@@ -108,16 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model = p.add_argument_group("model and Hide-and-Seek")
     model.add_argument("--model", help="build_model name (default small_gap)")
-    model.add_argument("--pooling", choices=("avg", "max"), help="global pooling (default avg)")
+    model.add_argument("--pooling", choices=POOLINGS, help="global pooling (default avg)")
     model.add_argument(
         "--hide-patch-sizes",
         help="comma-separated cell sides in pixels, 0 = show the whole image; 'none' = no hiding "
         "(the GAP baseline). Default " + ",".join(map(str, DEMO_HIDE_PATCH_SIZES)),
     )
     model.add_argument("--hide-prob", type=float, help="probability of hiding a cell (default 0.5)")
-    model.add_argument(
-        "--augment", choices=("flip", "crop_flip"), help="training augmentation (default flip)"
-    )
+    model.add_argument("--augment", choices=AUGMENTS, help="training augmentation (default flip)")
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, help=f"default {DEMO_EPOCHS}")
     opt.add_argument(
@@ -204,7 +206,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         if value is not None:
             given[name] = value
     base: dict[str, Any] = {}
-    saved = Path(args.run_dir or "", "config.json")
+    saved = Path(args.run_dir or "", CONFIG_FILE)
     if args.resume and args.run_dir and saved.is_file():
         base = json.loads(saved.read_text())
     return TrainConfig.from_dict({**base, **given}, ignore_unknown=True)
@@ -218,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except (ValueError, TypeError) as e:
         parser.error(str(e))
+    import_tensorflow()
+    from hide_and_seek_tf.training.loop import configure_cpu_devices, train
+
     if args.cpu_devices:
         configure_cpu_devices(args.cpu_devices)
 
@@ -233,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_summary(run_dir: Path) -> None:
-    with (run_dir / "history.csv").open() as f:
+    with (run_dir / HISTORY_FILE).open() as f:
         rows = list(csv.DictReader(f))
     print(f"\nRun directory: {run_dir}")
     if rows:
@@ -241,7 +246,7 @@ def _print_summary(run_dir: Path) -> None:
         shown = [f"epoch={int(float(last.pop('epoch'))) + 1}"]
         shown += [f"{k}={float(v):.4g}" for k, v in last.items() if v and k != "learning_rate"]
         print(f"Final: {', '.join(shown)}")
-    print(f"Model: {run_dir / 'model.keras'}")
+    print(f"Model: {run_dir / MODEL_FILE}")
 
 
 def _log_to_stdout() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from hide_and_seek_tf.models._common import classification_head
+from hide_and_seek_tf.models.contract import CAM_FEATURES
 
 
 def resnet50_gap(inputs, x, num_classes: int, pooling: str, name: str = "resnet50_gap"):
@@ -14,5 +15,5 @@ def resnet50_gap(inputs, x, num_classes: int, pooling: str, name: str = "resnet5
     (no nested model); an `Identity` layer named `cam_features` marks its last block's output.
     """
     backbone = keras.applications.ResNet50(weights=None, include_top=False, input_tensor=x)
-    features = keras.layers.Identity(name="cam_features")(backbone.output)
+    features = keras.layers.Identity(name=CAM_FEATURES)(backbone.output)
     return keras.Model(inputs, classification_head(features, num_classes, pooling), name=name)

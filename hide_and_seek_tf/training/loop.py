@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 import hide_and_seek_tf
+from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf._io import save_model_atomic, write_json_atomic, write_text_atomic
 from hide_and_seek_tf.data import load_dataset, make_pipeline
 from hide_and_seek_tf.models import build_model
@@ -61,11 +62,10 @@ def configure_cpu_devices(count: int) -> None:
     Must run before TensorFlow initialises its devices, i.e. before any other TF op in the process.
 
     Raises:
-        ValueError: `count` is not a positive int.
+        TypeError / ValueError: `count` is not a positive int.
         RuntimeError: TensorFlow's devices are already initialised.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"`count` must be a positive int. Received: count={count!r}")
+    positive_int(count, "count")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(
