@@ -6,6 +6,8 @@
     python evaluate.py --run-dir runs/tiny-has16 --thresholds 0.25 --ten-crop    # report at it
 
 Writes RUN/eval/: metrics.json, thresholds.csv, threshold_curve.png, cams.png (atomically).
+A temporal run (train.py --task temporal) gets mAP at tIoU 0.1-0.5 instead, see
+`hide_and_seek_tf.temporal.run.evaluate_temporal_run`.
 A threshold swept on the reported split is tuned on test data (Choe et al., CVPR 2020): sweep on a
 held-out split, then report the other split at the chosen threshold. The work is done by
 `hide_and_seek_tf.evaluation.evaluate_run`.
@@ -55,6 +57,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from hide_and_seek_tf.temporal.run import is_temporal_run, main_evaluate
+
+    if is_temporal_run(args.run_dir):  # train.py --task temporal: mAP at tIoU 0.1-0.5
+        return main_evaluate(args)
     from hide_and_seek_tf.evaluation import evaluate_run
 
     try:
