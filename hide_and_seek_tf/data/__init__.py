@@ -82,6 +82,8 @@ def load_dataset(
             official tiny-imagenet-200.zip (read in place) or its extracted folder ("tiny-imagenet"
             alone takes PATH from `data_dir`), or "tfds:NAME" for a prepared TFDS dataset with
             boxes ("tfds:tiny_imagenet_hs" is this package's builder; "tfds:caltech_birds2011").
+            Feature sequences (videos): "synthetic-sequences" and "video-features:PATH" return
+            sequence elements and a `SequenceInfo` instead (see `data.sequences.load_sequences`).
         split: "train" or "val"; also "test" (synthetic, TFDS datasets that have it) and, for
             Tiny ImageNet, "train_holdout" / "train_minus_holdout" (10 held-out train images per
             class for choosing thresholds; see `tiny_imagenet`).

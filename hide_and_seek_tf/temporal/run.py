@@ -233,6 +233,7 @@ def train_temporal(config: TemporalConfig, verbose: int | None = None) -> keras.
         steps_per_epoch=steps,
         validation_data=val_batches,
         callbacks=[_HistoryWriter(run_dir / HISTORY_FILE)],
+        shuffle=False,  # the pipeline shuffles
         verbose=verbose,
     )
     save_model_atomic(model, run_dir / MODEL_FILE)
