@@ -10,8 +10,10 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "HideAndSeek": "hide_and_seek_tf.layers.hide_and_seek",
+    "HideSegments": "hide_and_seek_tf.layers.hide_segments",
     "compute_dataset_mean": "hide_and_seek_tf.dataset_mean",
     "hide_patches": "hide_and_seek_tf.hiding",
+    "hide_segments": "hide_and_seek_tf.hiding",
 }
 
 __all__ = [*_PUBLIC, "__version__"]

@@ -1,8 +1,9 @@
-"""Hide-and-Seek: hide random grid cells of images (or feature maps) with a fill value.
+"""Hide-and-Seek: hide random grid cells of images (or feature maps), or random segments of feature
+sequences (videos), with a fill value.
 
 References:
     Singh, Yu, Sarmasi, Pradeep, Lee. "Hide-and-Seek: A Data Augmentation Technique for Weakly-Supervised
-    Localization and Beyond." arXiv:1811.02545 (extends Singh & Lee, ICCV 2017), section 3.1.
+    Localization and Beyond." arXiv:1811.02545 (extends Singh & Lee, ICCV 2017), sections 3.1 and 3.2.
 """
 
 from __future__ import annotations
@@ -83,18 +84,24 @@ def validate_fill_value(fill_value: Any) -> tuple[float, ...]:
     return tuple(out)
 
 
-def _fill_tensor(fill: tuple[float, ...], channels: int | None, dtype: tf.DType) -> tf.Tensor:
-    """The fill as a broadcastable tensor in the images' dtype (rounded for integer images)."""
+def _fill_tensor(
+    fill: tuple[float, ...], channels: int | None, dtype: tf.DType, axis: str = "C=channel"
+) -> tf.Tensor:
+    """The fill as a broadcastable tensor in the inputs' dtype (rounded for integer inputs).
+
+    `axis` names the last axis in errors, "SYMBOL=word" ("C=channel" for images, "D=feature" for sequences).
+    """
+    symbol, word = axis.split("=")
     if channels is not None and len(fill) not in (1, channels):
         raise ValueError(
-            f"`fill_value` must have 1 or C={channels} values (one per channel). "
+            f"`fill_value` must have 1 or {symbol}={channels} values (one per {word}). "
             f"Received: fill_value={list(fill)!r}"
         )
     if dtype.is_integer:
         rounded = [float(np.round(v)) for v in fill]
         if min(rounded) < dtype.min or max(rounded) > dtype.max:
             raise ValueError(
-                f"`fill_value` must be representable in the images' dtype {dtype.name} "
+                f"`fill_value` must be representable in the inputs' dtype {dtype.name} "
                 f"[{dtype.min}, {dtype.max}]. Received: fill_value={list(fill)!r}"
             )
         fill = tuple(rounded)
@@ -246,6 +253,137 @@ def hide_patches(
     mask = hidden_cell_mask(shape[0], shape[1], shape[2], patch_sizes, hide_prob, seed)
     if len(fill.shape) and fill.shape[0] > 1:
         fill = tf.reshape(fill, [1, 1, 1, -1])
+    hidden = tf.where(mask[..., None], fill, batch)
+    if single:
+        hidden, mask = hidden[0], mask[0]
+    return (hidden, mask) if return_mask else hidden
+
+
+# === Sequences (section 3.2) ===
+def validate_segment_length(segment_length: Any) -> int:
+    """Returns `segment_length` as an int >= 0 (steps per segment, 0 = no hiding).
+
+    Raises:
+        TypeError: not an integer.
+        ValueError: negative.
+    """
+    if isinstance(segment_length, bool) or not isinstance(segment_length, numbers.Integral):
+        raise TypeError(
+            "`segment_length` must be an int (steps per segment, 0 = no hiding). "
+            f"Received: segment_length={segment_length!r}"
+        )
+    if segment_length < 0:
+        raise ValueError(
+            "`segment_length` must be >= 0 (0 = no hiding). "
+            f"Received: segment_length={segment_length!r}"
+        )
+    return int(segment_length)
+
+
+def _check_sequences(sequences: Any) -> tf.Tensor:
+    sequences = tf.convert_to_tensor(sequences)
+    if (
+        not (sequences.dtype.is_floating or sequences.dtype.is_integer)
+        or sequences.dtype == tf.bool
+    ):
+        raise TypeError(
+            "`sequences` must have a numeric dtype (float32, bfloat16, float16, ...). "
+            f"Received: sequences.dtype={sequences.dtype.name}"
+        )
+    if sequences.shape.rank not in (2, 3):
+        raise ValueError(
+            "`sequences` must be one sequence (T, D) or a batch (B, T, D). "
+            f"Received: sequences.shape={sequences.shape}"
+        )
+    return sequences
+
+
+def hidden_segment_mask(
+    batch_size: tf.Tensor,
+    length: tf.Tensor,
+    segment_length: int,
+    hide_prob: float = 0.5,
+    seed: Any = None,
+) -> tf.Tensor:
+    """Boolean hidden-step mask (B, T): consecutive segments from step 0, each hidden with `hide_prob`.
+
+    Segments are `segment_length` steps from the start, the last one clipped at T; every sequence draws
+    its own segments. The mask is a pure function of (shape, arguments, seed).
+
+    Args:
+        batch_size, length: scalar int tensors (or ints), B and T.
+        segment_length: steps per segment; 0 hides nothing.
+        hide_prob: probability of hiding each segment.
+        seed: None, an int, or a [2] int stateless seed.
+
+    Returns:
+        A bool tensor (batch_size, length).
+    """
+    segment_length = validate_segment_length(segment_length)
+    hide_prob = validate_hide_prob(hide_prob)
+    seed = _resolve_seed(seed)
+    if segment_length == 0 or hide_prob == 0.0:
+        return tf.zeros([batch_size, length], dtype=tf.bool)
+    num_segments = (length + segment_length - 1) // segment_length
+    segment_hidden = (
+        tf.random.stateless_uniform([batch_size, num_segments], seed=seed, alg=_RNG) < hide_prob
+    )
+    # Step -> segment index; one small gather builds the (B, T) mask.
+    return tf.gather(segment_hidden, tf.range(length) // segment_length, axis=1)
+
+
+def hide_segments(
+    sequences: Any,
+    segment_length: int,
+    hide_prob: float = 0.5,
+    fill_value: float | Sequence[float] = 0.0,
+    seed: Any = None,
+    return_mask: bool = False,
+) -> tf.Tensor | tuple[tf.Tensor, tf.Tensor]:
+    """Hides random temporal segments of each feature sequence with `fill_value` (section 3.2).
+
+    The paper's video recipe: the F_total steps of a video are split into consecutive segments of
+    F_segment = `segment_length` steps (from step 0; the last one is clipped when F_segment does not divide
+    F_total) and each segment is hidden independently with probability `hide_prob`; every sequence draws
+    its own segments. Hidden steps are set exactly to `fill_value` in every feature (rounded for integer
+    inputs); visible steps come back bit-identical.
+
+    Use it at training time only. For the paper's fill, pass the dataset-mean feature (one value per
+    feature, in the sequences' own units; see `compute_dataset_mean`).
+
+    Args:
+        sequences: (T, D) or (B, T, D), any T and D >= 1, numeric dtype.
+        segment_length: F_segment, steps per segment; 0 hides nothing. A length >= T makes the whole
+            sequence one segment.
+        hide_prob: probability of hiding each segment, in [0, 1].
+        fill_value: scalar or one value per feature (D values).
+        seed: None for fresh randomness on every call (from TF's global RNG), or a stateless seed (int,
+            or int tensor of shape [2]) making the output a pure function of (sequences, seed); in a
+            `tf.data` map pass per-batch seeds, as for `hide_patches`.
+        return_mask: also return the boolean hidden-step mask, (B, T) or (T,).
+
+    Returns:
+        The sequences with hidden segments, same shape and dtype; and the mask if `return_mask`.
+
+    Raises:
+        TypeError: non-numeric sequences, a non-integer segment length, a non-numeric fill or probability.
+        ValueError: rank other than 2 or 3, `hide_prob` outside [0, 1], a negative `segment_length`,
+            `fill_value` whose length is neither 1 nor D (or not representable in an integer dtype).
+
+    Example:
+        >>> features = tf.zeros([16, 2000, 4096])  # C3D fc7, 2000 steps per video
+        >>> hidden = hide_segments(features, 100, 0.5, fill_value=mean_feature, seed=[0, 42])
+    """
+    sequences = _check_sequences(sequences)
+    fill = _fill_tensor(
+        validate_fill_value(fill_value), sequences.shape[-1], sequences.dtype, axis="D=feature"
+    )
+    single = sequences.shape.rank == 2
+    batch = sequences[None] if single else sequences
+    shape = tf.shape(batch)
+    mask = hidden_segment_mask(shape[0], shape[1], segment_length, hide_prob, seed)
+    if len(fill.shape) and fill.shape[0] > 1:
+        fill = tf.reshape(fill, [1, 1, -1])
     hidden = tf.where(mask[..., None], fill, batch)
     if single:
         hidden, mask = hidden[0], mask[0]

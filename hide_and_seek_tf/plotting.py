@@ -247,4 +247,38 @@ def paired_differences_figure(
     for ax in axes[len(metrics) :]:
         ax.axis("off")
     fig.suptitle("Hide-and-Seek minus GAP, paired by seed (bars: sample std; dots: seeds)")
+
+
+def temporal_cams_figure(
+    shown: Mapping[str, Sequence], class_names: Sequence[str], threshold: float
+) -> Figure:
+    """1-D CAMs over time with ground-truth (green) and predicted (red) intervals (evaluate.py, temporal).
+
+    `shown` holds equal-length lists "cam" (T,), "gt" and "pred" ((n, 2) start, end in seconds),
+    "duration" (seconds), "label" and "id".
+    """
+    n = max(1, len(shown["cam"]))
+    fig = Figure(figsize=(9, 1.6 * n))
+    axes = fig.subplots(n, 1, squeeze=False)[:, 0]
+    for i in range(len(shown["cam"])):
+        ax = axes[i]
+        cam = np.asarray(shown["cam"][i], dtype=np.float64)
+        peak = cam.max() if cam.max() > 0 else 1.0
+        times = (np.arange(len(cam)) + 0.5) * shown["duration"][i] / len(cam)
+        ax.plot(times, cam / peak, color="black", linewidth=1)
+        ax.axhline(threshold, color="grey", linestyle="--", linewidth=0.8)
+        for start, end in shown["gt"][i]:
+            ax.axvspan(start, end, ymin=0.55, ymax=1.0, color="green", alpha=0.3)
+        for start, end in shown["pred"][i]:
+            ax.axvspan(start, end, ymin=0.0, ymax=0.45, color="red", alpha=0.3)
+        ax.set_xlim(0, shown["duration"][i])
+        ax.set_ylim(min(-0.1, float(cam.min() / peak)), 1.05)
+        ax.set_title(f"{shown['id'][i]}: {class_names[shown['label'][i]]}", fontsize=8, loc="left")
+        ax.tick_params(labelsize=7)
+    axes[-1].set_xlabel("time (s)")
+    fig.suptitle(
+        f"CAM / max of the ground-truth class; green: ground truth, red: runs >= {threshold:g} x max",
+        fontsize=9,
+    )
+    fig.tight_layout()
     return fig

@@ -10,7 +10,9 @@ Writes RUN/eval/: metrics.json, per_image.csv, thresholds.csv, threshold_curve.p
 cam_contrast.png (atomically). --choose-on SPLIT chooses the CAM thresholds on SPLIT (the tau that
 maximises BoxAcc, one per IoU for MaxBoxAccV2; refused if the model trained on SPLIT) and reports
 MaxBoxAcc, MaxBoxAccV2, GT-known and Top-1 Loc at them on --split; without it the reported split
-chooses for itself, an upper bound (Choe et al., CVPR 2020). The work is done by
+chooses for itself, an upper bound (Choe et al., CVPR 2020).
+A temporal run (train.py --task temporal) gets mAP at tIoU 0.1-0.5 instead, see
+`hide_and_seek_tf.temporal.run.evaluate_temporal_run`. The work is done by
 `hide_and_seek_tf.evaluation.evaluate_run`.
 """
 
@@ -86,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     import_tensorflow()
+    from hide_and_seek_tf.temporal.run import is_temporal_run, main_evaluate
+
+    if is_temporal_run(args.run_dir):  # train.py --task temporal: mAP at tIoU 0.1-0.5
+        return main_evaluate(args)
     from hide_and_seek_tf.evaluation import evaluate_run, format_report
 
     try:

@@ -7,6 +7,7 @@
         --run-dir runs/tiny-has16
     python train.py --run-dir runs/tiny-has16 --resume   # continue a killed run
     python train.py --hide-patch-sizes none           # the plain GAP baseline
+    python train.py --task temporal --segment-length 10   # Video-HaS on synthetic sequences
 
 Distribution: `--strategy mirrored` replicates over the local GPUs (or over `--cpu-devices N`
 logical CPU devices); `--strategy multi-worker` runs one process per worker, the cluster given in
@@ -140,6 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="evaluate on the validation split every epoch (default on)",
     )
+    temporal = p.add_argument_group("temporal task (videos; hide_and_seek_tf.temporal)")
+    temporal.add_argument(
+        "--task",
+        choices=("image", "temporal"),
+        default="image",
+        help="temporal: action localization on feature sequences, --data synthetic-sequences "
+        "(default) | video-features:PATH; see `hide_and_seek_tf.temporal.run`",
+    )
+    temporal.add_argument("--segment-length", type=int, help="F_segment (0: Video-full)")
+    temporal.add_argument("--num-steps", type=int, help="F_total, steps per video")
+    temporal.add_argument("--filters", type=int, help="kernels per 1x1 conv (default 500)")
     run = p.add_argument_group("run and hardware")
     run.add_argument(
         "--run-dir", help="output directory (default runs/<data>-<model>-<has|gap>-<time>)"
@@ -216,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.task == "temporal":
+        from hide_and_seek_tf.temporal.run import main_train
+
+        return main_train(args)
+    if any(getattr(args, n) is not None for n in ("segment_length", "num_steps", "filters")):
+        parser.error("--segment-length, --num-steps and --filters need --task temporal")
     try:
         config = config_from_args(args)
     except (ValueError, TypeError) as e:

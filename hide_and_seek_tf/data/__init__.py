@@ -35,7 +35,8 @@ __all__ = [
 
 _SPEC_FORMS = (
     "'synthetic', 'tiny-imagenet:/path/to/tiny-imagenet-200.zip' (or its folder; or "
-    "'tiny-imagenet' with `data_dir`), or 'tfds:NAME'"
+    "'tiny-imagenet' with `data_dir`), or 'tfds:NAME'; for feature sequences "
+    "'synthetic-sequences' or 'video-features:PATH'"
 )
 
 
@@ -81,6 +82,8 @@ def load_dataset(
             official tiny-imagenet-200.zip (read in place) or its extracted folder ("tiny-imagenet"
             alone takes PATH from `data_dir`), or "tfds:NAME" for a prepared TFDS dataset with
             boxes ("tfds:tiny_imagenet_hs" is this package's builder; "tfds:caltech_birds2011").
+            Feature sequences (videos): "synthetic-sequences" and "video-features:PATH" return
+            sequence elements and a `SequenceInfo` instead (see `data.sequences.load_sequences`).
         split: "train" or "val"; also "test" (synthetic, TFDS datasets that have it) and, for
             Tiny ImageNet, "train_holdout" / "train_minus_holdout" (10 held-out train images per
             class for choosing thresholds; see `tiny_imagenet`).
@@ -142,4 +145,17 @@ def load_dataset(
             image_size=image_size,
             data_dir=None if data_dir is None else os.fspath(data_dir),
         )
+    if kind in (
+        "synthetic-sequences",
+        "video-features",
+    ):  # feature sequences: see data/sequences.py
+        from hide_and_seek_tf.data.sequences import load_sequences
+
+        if image_size is not None or max_per_class is not None:
+            raise ValueError(
+                f"`image_size` and `max_per_class` do not apply to sequence data. Received: "
+                f"spec={spec!r}, image_size={image_size!r}, max_per_class={max_per_class!r}"
+            )
+        spec = kind if not rest else f"{kind}:{rest}"
+        return load_sequences(spec, split, classes=classes, num_videos=num_images, seed=seed)
     raise ValueError(f"`spec` must be {_SPEC_FORMS}. Received: spec={spec!r}")
