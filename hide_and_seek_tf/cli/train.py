@@ -32,9 +32,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import hide_and_seek_tf.cli  # noqa: F401  (quiet TensorFlow start, before it is imported)
-from hide_and_seek_tf.training import RECIPES, TrainConfig, configure_cpu_devices, train
-from hide_and_seek_tf.training.config import (
+from hide_and_seek_tf.cli import BACKENDS, backend_from_argv
+
+backend_from_argv(sys.argv[1:])  # KERAS_BACKEND must be set before Keras is imported (below)
+
+import keras  # noqa: E402
+
+from hide_and_seek_tf.training import (  # noqa: E402
+    RECIPES,
+    TrainConfig,
+    configure_cpu_devices,
+    train,
+)
+from hide_and_seek_tf.training.config import (  # noqa: E402
     DEMO_BATCH_SIZE,
     DEMO_EPOCHS,
     DEMO_HIDE_PATCH_SIZES,
@@ -151,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--backup-every", type=int, help="steps between saves of the resumable state")
     run.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="Keras backend to train with (default: KERAS_BACKEND, else tensorflow); the same "
+        "tf.data pipeline feeds every backend, and the run directory loads under any of them",
+    )
+    run.add_argument(
         "--strategy", choices=STRATEGIES, help="tf.distribute strategy (default: none)"
     )
     run.add_argument(
@@ -214,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.backend and args.backend != keras.config.backend():
+        parser.error(
+            f"--backend {args.backend}: Keras was already imported with the "
+            f"{keras.config.backend()} backend; pass --backend on the command line or set "
+            "KERAS_BACKEND before Python starts"
+        )
     try:
         config = config_from_args(args)
     except (ValueError, TypeError) as e:
