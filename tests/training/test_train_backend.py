@@ -52,7 +52,9 @@ def test_one_epoch_under_jax_then_evaluate_and_export_under_tensorflow(tmp_path)
 
 
 def test_backend_flag_sets_keras_backend_before_keras_is_imported(monkeypatch):
-    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    # setenv first, so that the variable is restored (here: removed) after the test whatever
+    # backend_from_argv writes; a leaked KERAS_BACKEND would reach later tests' subprocesses.
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     assert backend_from_argv(["--epochs", "1", "--backend", "torch"]) == "torch"
     assert os.environ["KERAS_BACKEND"] == "torch"
     assert backend_from_argv(["--backend=jax"]) == "jax" and os.environ["KERAS_BACKEND"] == "jax"
