@@ -155,7 +155,6 @@ class _TFOps:
     where = staticmethod(tf.where)
     logical_and = staticmethod(tf.logical_and)
     cast = staticmethod(tf.cast)
-    zeros = staticmethod(tf.zeros)
 
     @staticmethod
     def one_hot(x, num_classes):

@@ -173,7 +173,7 @@ def test_trains_inside_compiled_fit_and_predict_sees_the_full_image():
     # Two batches of 4: the running mean is the mean of all 8 images (its cumulative phase).
     np.testing.assert_allclose(_np(layer.moving_mean), images.mean(axis=(0, 1, 2)), rtol=1e-5)
     assert float(_np(layer.moving_mean_count)) == 2.0
-    features = keras.Model(model.inputs, model.layers[1].output)
+    features = keras.Model(model.inputs[0], model.layers[1].output)
     np.testing.assert_array_equal(_np(features.predict(images, verbose=0)), images)
 
 

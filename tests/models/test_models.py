@@ -145,7 +145,7 @@ def test_hide_features_inserts_the_layer_after_the_block_and_is_exact_at_inferen
     )
     np.testing.assert_array_equal(_np(hidden(x)), _np(plain(x)))
     # Training: conv1's maps are hidden (all 32 channels of a cell take the running mean).
-    maps = keras.Model(hidden.inputs, [hidden.get_layer("conv1_relu").output, layer.output])
+    maps = keras.Model(hidden.inputs[0], [hidden.get_layer("conv1_relu").output, layer.output])
     before, after = (_np(m) for m in maps(x, training=True))
     hidden_pixels = np.any(before != after, axis=-1)
     assert 0 < hidden_pixels.mean() < 1
