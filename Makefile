@@ -37,6 +37,7 @@ bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/bench_hide_segments.py
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/bench_cam_boxes.py
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/bench_serving.py
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python benchmarks/bench_backends.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

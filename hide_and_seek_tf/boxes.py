@@ -62,6 +62,11 @@ def cams_to_boxes(
     For every map and every threshold t, the foreground is `cam >= t * max(cam)` (computed in
     float32), and components are 8-connected.
 
+    TensorFlow only, whatever the Keras backend: it runs inside the exported SavedModel, where only
+    TensorFlow ops exist. CAMs from a JAX or PyTorch model (`class_activation_maps` returns that
+    backend's tensors) are accepted as arrays, e.g. `cams_to_boxes(np.asarray(cams[:, 0]))`, and
+    the boxes come back as a `tf.Tensor`.
+
     - `mode="largest"`: the tight box around the largest component (most pixels). Ties are
       broken by the component's first pixel in row-major (raster) order: the earliest wins,
       which is the component `scipy.ndimage.label` numbers first.

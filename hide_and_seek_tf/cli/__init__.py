@@ -86,3 +86,7 @@ def import_tensorflow() -> None:
             if shown:
                 sys.stderr.write(shown)
                 sys.stderr.flush()
+
+
+#: Keras backends `--backend` accepts.
+BACKENDS = ("tensorflow", "jax", "torch")

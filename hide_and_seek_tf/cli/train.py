@@ -29,11 +29,12 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from hide_and_seek_tf.cli import import_tensorflow
+from hide_and_seek_tf.cli import BACKENDS, import_tensorflow
 from hide_and_seek_tf.models.contract import POOLINGS
 from hide_and_seek_tf.training.config import (  # no TensorFlow: `--help` starts fast and quietly
     AUGMENTS,
@@ -165,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--backup-every", type=int, help="steps between saves of the resumable state")
     run.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="Keras backend to train with (default: KERAS_BACKEND, else tensorflow); the same "
+        "tf.data pipeline feeds every backend, and the run directory loads under any of them",
+    )
+    run.add_argument(
         "--strategy", choices=STRATEGIES, help="tf.distribute strategy (default: none)"
     )
     run.add_argument(
@@ -224,10 +231,26 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.from_dict({**base, **given}, ignore_unknown=True)
 
 
+def _use_backend(parser: argparse.ArgumentParser, name: str) -> None:
+    """Sets KERAS_BACKEND before Keras is imported (Keras reads it once, at import)."""
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = name
+        return
+    import keras
+
+    if keras.config.backend() != name:
+        parser.error(
+            f"--backend {name}: Keras was already imported with the {keras.config.backend()} "
+            "backend; pass --backend on the command line or set KERAS_BACKEND before Python starts"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.backend:
+        _use_backend(parser, args.backend)
     if args.task == "temporal":
         from hide_and_seek_tf.temporal.run import main_train
 

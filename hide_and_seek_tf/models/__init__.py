@@ -23,6 +23,7 @@ _PUBLIC = {
     "DEFAULT_STD": "hide_and_seek_tf.models._common",
     "MODELS": "hide_and_seek_tf.models.registry",
     "build_model": "hide_and_seek_tf.models.registry",
+    "insert_feature_hiding": "hide_and_seek_tf.models.registry",
 }
 
 __all__ = ["CAM_FEATURES", "POOLINGS", "PREDICTIONS", *_PUBLIC]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import keras
 
 from hide_and_seek_tf.models._common import check_common_args, normalized_input
 from hide_and_seek_tf.models.alexnet import alexnet_gap, alexnet_gap_64
+from hide_and_seek_tf.models.contract import CAM_FEATURES
 from hide_and_seek_tf.models.googlenet import googlenet_gap
 from hide_and_seek_tf.models.resnet import resnet50_gap
 from hide_and_seek_tf.models.small import small_gap
@@ -29,6 +31,7 @@ def build_model(
     pooling: str = "avg",
     mean: float | Sequence[float] | None = None,
     std: float | Sequence[float] | None = None,
+    hide_features: Mapping[str, Mapping[str, Any] | None] | None = None,
 ) -> keras.Model:
     """Builds a CAM network by name.
 
@@ -44,13 +47,22 @@ def build_model(
         std: per-channel (or scalar) std of the raw training pixels. When `mean`/`std` are None
             the default is 127.5 / 127.5, i.e. raw 0..255 pixels scaled to [-1, 1]; training
             passes the dataset's own statistics.
+        hide_features: feature-map Hide-and-Seek (the paper's section 4.3.4): block or layer
+            name -> `HideAndSeek` keyword arguments (None = the defaults), e.g.
+            `{"conv1": {"patch_sizes": (5, 11)}}`. A `HideAndSeek` layer named `<name>_hide` is
+            inserted after the conv block `<name>` (conv -> BN -> ReLU, so after its ReLU) or,
+            for a name that is not a conv block, after that layer. Its fill defaults to
+            `"running_mean"` (the maps' moving per-channel mean). Hiding runs in training only:
+            at inference the model computes exactly what the plain model computes.
+
 
     Returns:
         A functional `keras.Model` mapping raw pixels (B, H, W, C) to logits (B, num_classes),
         with layers named `cam_features` and `predictions`.
 
     Raises:
-        ValueError: unknown `name` or `pooling`, bad `input_shape`, `mean` or `std`.
+        ValueError: unknown `name` or `pooling`, bad `input_shape`, `mean` or `std`, or a
+            `hide_features` name that is not a layer of the model.
         TypeError: `num_classes` is not an int.
 
     Example:
@@ -69,4 +81,57 @@ def build_model(
         num_classes, pooling, default_shape if input_shape is None else input_shape, mean, std
     )
     inputs, x = normalized_input(shape, mean_arr, std_arr)
-    return builder(inputs, x, int(num_classes), pooling, name=name)
+    model = builder(inputs, x, int(num_classes), pooling, name=name)
+    return insert_feature_hiding(model, hide_features) if hide_features else model
+
+
+def insert_feature_hiding(
+    model: keras.Model, hide_features: Mapping[str, Mapping[str, Any] | None]
+) -> keras.Model:
+    """`model` with a `HideAndSeek` layer after each named block or layer (see `build_model`).
+
+    The new model has copies of `model`'s layers with the same names and weights, plus the hiding
+    layers. Works on any functional Keras model.
+
+    Raises:
+        ValueError: `hide_features` is not a mapping, or names no layer of `model`.
+        TypeError / ValueError: bad `HideAndSeek` arguments (named).
+    """
+    from hide_and_seek_tf.layers import HideAndSeek
+
+    if not isinstance(hide_features, Mapping):
+        raise ValueError(
+            "`hide_features` must map block or layer names to HideAndSeek arguments, e.g. "
+            f'{{"conv1": {{"patch_sizes": (5, 11)}}}}. Received: hide_features={hide_features!r}'
+        )
+    names = {layer.name for layer in model.layers}
+    hiders: dict[str, keras.layers.Layer] = {}
+    for key, kwargs in hide_features.items():
+        target = _block_output(key, names)
+        if target is None:
+            raise ValueError(
+                f"`hide_features` names must be conv blocks or layers of {model.name!r} "
+                f"(e.g. 'conv1'). Received: {key!r}"
+            )
+        hiders[target] = HideAndSeek(
+            **{"fill_value": "running_mean", **(kwargs or {})}, name=f"{key}_hide"
+        )
+
+    def call_function(layer, *args, **kwargs):
+        outputs = layer(*args, **kwargs)
+        hider = hiders.get(layer.name)
+        return outputs if hider is None else hider(outputs)
+
+    # New layers (from their configs) rather than shared ones: a shared layer would have two
+    # graph nodes, and `get_layer("cam_features").output` would then name the old graph's.
+    hidden = keras.models.clone_model(model, call_function=call_function)
+    for layer in model.layers:
+        hidden.get_layer(layer.name).set_weights(layer.get_weights())
+    return hidden
+
+
+def _block_output(name: str, layer_names: set[str]) -> str | None:
+    """The layer whose output is block `name`'s output (`conv_bn_relu`'s naming), else `name`."""
+    if f"{name}_bn" in layer_names:  # a conv block: its ReLU, or `cam_features` for the last one
+        return f"{name}_relu" if f"{name}_relu" in layer_names else CAM_FEATURES
+    return name if name in layer_names else None

@@ -89,6 +89,11 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     """
     if name == "default":
         return tf.distribute.get_strategy()
+    if keras.config.backend() != "tensorflow":
+        raise ValueError(
+            f"`strategy`={name!r} is a tf.distribute strategy: it needs the TensorFlow backend. "
+            f"Received: KERAS_BACKEND={keras.config.backend()!r}"
+        )
     if name == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([d.name for d in devices])
@@ -212,6 +217,7 @@ def _versions() -> dict[str, str]:
         "keras": keras.__version__,
         "numpy": np.__version__,
         "hide_and_seek_tf": hide_and_seek_tf.__version__,
+        "keras_backend": keras.config.backend(),
         "python": sys.version.split()[0],
     }
 
@@ -420,7 +426,7 @@ def _train_into(
             optimizer=make_optimizer(config, config.epochs * steps),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
-            jit_compile=config.jit_compile,
+            jit_compile=_jit_compile(config.jit_compile),
         )
         model.optimizer.build(model.trainable_variables)
         if state:
@@ -472,6 +478,14 @@ def _train_into(
         save_model_atomic(model, write_dir / MODEL_FILE)
         recorder.remove_state()
     return model
+
+
+def _jit_compile(requested: bool) -> bool | str:
+    """`compile`'s jit_compile: as asked under TensorFlow (XLA); elsewhere True, or Keras's "auto"
+    when not asked (JAX then jits, as it must to be fast; PyTorch runs eagerly)."""
+    if keras.config.backend() == "tensorflow":
+        return requested
+    return True if requested else "auto"
 
 
 class _StopAtEpochEnd(keras.callbacks.Callback):
