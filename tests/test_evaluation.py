@@ -5,7 +5,6 @@ import csv
 import json
 
 import pytest
-import tensorflow as tf
 
 from hide_and_seek_tf._io import save_model_atomic, write_json_atomic
 from hide_and_seek_tf.cli import evaluate
@@ -117,32 +116,20 @@ def test_a_single_threshold_is_the_one_reported(run_dir, tmp_path):
     assert result["protocol"]["cam_thresholds"] == [pytest.approx(0.35)]
 
 
-def _tiny_imagenet_folder(root, num_classes=2, per_class=12):
-    """A minimal Tiny ImageNet layout: `per_class` train images per class, one val image per class."""
-    image = tf.io.encode_jpeg(tf.zeros([64, 64, 3], tf.uint8)).numpy()
-    wnids = [f"n{i:08d}" for i in range(num_classes)]
-    base = root / "tiny-imagenet-200"
-    (base / "val" / "images").mkdir(parents=True)
-    (base / "wnids.txt").write_text("\n".join(wnids) + "\n")
-    (base / "words.txt").write_text("".join(f"{w}\tthing {i}\n" for i, w in enumerate(wnids)))
-    val_lines = []
-    for c, wnid in enumerate(wnids):
-        (base / "train" / wnid / "images").mkdir(parents=True)
-        lines = []
-        for i in range(per_class):
-            (base / "train" / wnid / "images" / f"{wnid}_{i}.JPEG").write_bytes(image)
-            lines.append(f"{wnid}_{i}.JPEG\t1\t2\t40\t50\n")
-        (base / "train" / wnid / f"{wnid}_boxes.txt").write_text("".join(lines))
-        (base / "val" / "images" / f"val_{c}.JPEG").write_bytes(image)
-        val_lines.append(f"val_{c}.JPEG\t{wnid}\t3\t4\t30\t40\n")
-    (base / "val" / "val_annotations.txt").write_text("".join(val_lines))
-    return base
-
-
-def test_refuses_to_score_a_holdout_the_model_trained_on(tmp_path):
+def test_refuses_to_score_a_holdout_the_model_trained_on(tmp_path, fake_tiny_imagenet):
     from hide_and_seek_tf.evaluation import _check_holdout_unseen
 
-    data = f"tiny-imagenet:{_tiny_imagenet_folder(tmp_path)}"
+    wnids = [f"n{i:08d}" for i in range(2)]
+    folder = fake_tiny_imagenet(  # 12 train images per class, one val image per class
+        tmp_path,
+        as_zip=False,
+        wnids=wnids,
+        words={w: f"thing {i}" for i, w in enumerate(wnids)},
+        train_indices=range(12),
+        num_val=2,
+        gray=(),
+    )
+    data = f"tiny-imagenet:{folder}"
     trained_on_all = {"data": data, "classes": None, "max_per_class": None, "train_split": "train"}
     with pytest.raises(ValueError, match="train_minus_holdout") as info:
         _check_holdout_unseen(trained_on_all, None, "train_holdout")
@@ -243,8 +230,18 @@ def test_the_eval_directory_has_the_per_image_file_and_the_contrast_figure(chose
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
-def test_choose_on_refuses_a_holdout_the_model_trained_on(tmp_path):
-    data = f"tiny-imagenet:{_tiny_imagenet_folder(tmp_path)}"
+def test_choose_on_refuses_a_holdout_the_model_trained_on(tmp_path, fake_tiny_imagenet):
+    wnids = [f"n{i:08d}" for i in range(2)]
+    folder = fake_tiny_imagenet(  # 12 train images per class, one val image per class
+        tmp_path / "data",
+        as_zip=False,
+        wnids=wnids,
+        words={w: f"thing {i}" for i, w in enumerate(wnids)},
+        train_indices=range(12),
+        num_val=2,
+        gray=(),
+    )
+    data = f"tiny-imagenet:{folder}"
     config = {"data": data, "classes": None, "max_per_class": None, "train_split": "train"}
     model = build_model("small_gap", 2, input_shape=(64, 64, 3))
     fake = lambda _: (model, config, [127.5] * 3)  # noqa: E731

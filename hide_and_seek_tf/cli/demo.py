@@ -21,7 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None, help="default: the synthetic demo's")
     parser.add_argument("--num-images", type=int, default=None, help="training images")
-    parser.add_argument("--val-images", type=int, default=None, help="validation images scored")
+    parser.add_argument(
+        "--val-images",
+        type=int,
+        default=None,
+        help="images of each evaluation split: val (chooses the CAM thresholds) and test (scored)",
+    )
     args = parser.parse_args(argv)
     import_tensorflow()
     import tensorflow as tf
@@ -29,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     from hide_and_seek_tf.demo import run_demo
 
     tf.get_logger().setLevel("ERROR")
+    # Same machine, same numbers: deterministic kernels and tf.data (and an error, not a silent
+    # difference, from any op that cannot be deterministic or any unseeded random op).
+    tf.config.experimental.enable_op_determinism()
     run_demo(args.out, args.seed, args.epochs, args.num_images, args.val_images)
     return 0
 

@@ -13,12 +13,10 @@ import io
 import json
 import shutil
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from hide_and_seek_tf.training import TrainConfig
 
@@ -40,40 +38,10 @@ def _load_script():
 study = _load_script()
 
 
-def _jpeg(rng: np.random.Generator) -> bytes:
-    pixels = rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
-    return tf.io.encode_jpeg(pixels, quality=90).numpy()
-
-
 def _box(rng: np.random.Generator) -> list[int]:
     x0, y0 = rng.integers(0, 24, size=2)
     x1, y1 = rng.integers(40, 64, size=2)
     return [int(x0), int(y0), int(x1), int(y1)]
-
-
-def write_tiny_imagenet_zip(path: Path, seed: int = 0) -> Path:
-    """3 classes x 14 train images and 3 x 6 val images, in the official zip layout."""
-    rng = np.random.default_rng(seed)
-    files = {"wnids.txt": "\n".join(WNIDS) + "\n"}
-    images = {}
-    for wnid in WNIDS:
-        lines = []
-        for i in range(TRAIN_PER_CLASS):
-            name = f"{wnid}_{i}.JPEG"
-            images[f"train/{wnid}/images/{name}"] = _jpeg(rng)
-            lines.append("\t".join([name, *map(str, _box(rng))]))
-        files[f"train/{wnid}/{wnid}_boxes.txt"] = "\n".join(lines) + "\n"
-    lines = []
-    for i in range(VAL_PER_CLASS * len(WNIDS)):
-        images[f"val/images/val_{i}.JPEG"] = _jpeg(rng)
-        lines.append("\t".join([f"val_{i}.JPEG", WNIDS[i % 3], *map(str, _box(rng))]))
-    files["val/val_annotations.txt"] = "\n".join(lines) + "\n"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
-        for rel, text in files.items():
-            zf.writestr(f"tiny-imagenet-200/{rel}", text.encode())
-        for rel, data in images.items():
-            zf.writestr(f"tiny-imagenet-200/{rel}", data)
-    return path
 
 
 def _args(data: Path, root: Path, *extra: str) -> list[str]:
@@ -85,10 +53,20 @@ def _args(data: Path, root: Path, *extra: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def done_study(tmp_path_factory):
+def done_study(tmp_path_factory, fake_tiny_imagenet):
     """The four-run study, run once for the module: (data, root, stdout of the first call)."""
     tmp = tmp_path_factory.mktemp("study")
-    data = write_tiny_imagenet_zip(tmp / "tiny-imagenet-200.zip")
+    data = fake_tiny_imagenet(  # 3 classes x 14 train images and 3 x 6 val images, random boxes
+        tmp,
+        wnids=WNIDS,
+        words=None,
+        train_indices=range(TRAIN_PER_CLASS),
+        num_val=VAL_PER_CLASS * len(WNIDS),
+        gray=(),
+        train_boxes=lambda rng, c, i: _box(rng),
+        val_boxes=lambda rng, i: _box(rng),
+        quality=90,
+    )
     root = tmp / "runs"
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
