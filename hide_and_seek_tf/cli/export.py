@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-import hide_and_seek_tf.cli  # noqa: F401  (quiet TensorFlow start, before it is imported)
+from hide_and_seek_tf.cli import import_tensorflow
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         help="do not XLA-compile the box search (for a serving runtime built without XLA)",
     )
     args = parser.parse_args(argv)
-
+    import_tensorflow()
     from hide_and_seek_tf.export import export_run
 
     try:

@@ -24,6 +24,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from hide_and_seek_tf._checks import positive_int
+
 ELEMENT_KEYS = ("image", "label", "boxes", "id")
 
 
@@ -82,13 +84,7 @@ def parse_image_size(image_size: Any, name: str = "image_size") -> tuple[int, in
 
 def check_count(value: Any, name: str) -> int | None:
     """Returns `value` if it is None or a positive int; raises naming `name` otherwise."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be None or a positive int. Received: {name}={value!r}")
-    if value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
-    return int(value)
+    return positive_int(value, name, optional=True)
 
 
 def check_element_spec(ds: Any, name: str = "ds") -> None:

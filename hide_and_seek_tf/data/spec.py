@@ -14,7 +14,12 @@ cub:PATH              CUB_200_2011/ or CUB_200_2011.tgz             PATH when AR
 imagenet:PATH         the ILSVRC 2012 CLS-LOC (Kaggle LOC) folder    PATH when ARG is omitted
 wsol:METADATA_DIR     wsolevaluation metadata (train/, val/, test/)  image root (required)
 csv:FILE              one row per box (see `csv_source`)            image root (default: FILE's folder)
+synthetic-sequences   (none; feature sequences, the temporal task)  not used
+video-features:PATH   one .npy per video + THUMOS14 annotations     not used
 ====================  ============================================  ================================
+
+The two sequence kinds (`images=False`) load `data.sequences` elements and a `SequenceInfo`; the
+image task (`TrainConfig`) refuses them.
 
 Adding a kind is one `register_source(DataSource(...))`: a loader, and optionally an `image_ids`
 function and a holdout rule so that evaluation can refuse to choose thresholds on training images.
@@ -81,6 +86,7 @@ class DataSource:
             must share no image with the training images.
         validation_split: the split monitored during training, or a function `(spec) -> split`
             (None: no validation split).
+        images: the kind yields image elements (False: feature sequences, `data.sequences`).
     """
 
     kind: str
@@ -93,6 +99,7 @@ class DataSource:
     data_dir_required: bool = False
     is_holdout: Callable[[str, str], bool] = _never
     validation_split: str | Callable[[DataSpec], str | None] | None = "val"
+    images: bool = True
 
 
 #: kind -> source. `register_source` adds one.
@@ -270,7 +277,7 @@ def load_options(options: Mapping[str, Any], *names: str) -> dict[str, Any]:
 
 
 def _synthetic(spec: DataSpec, split: str, **options: Any):
-    from hide_and_seek_tf.data import _load_synthetic
+    from hide_and_seek_tf.data.loading import _load_synthetic
 
     return _load_synthetic(
         split,
@@ -313,6 +320,24 @@ def _tfds_holdout(split: str, train_split: str) -> bool:
 def _tfds_ids(spec: DataSpec, split: str, **options: Any):
     ds, _ = _tfds(spec, split, **load_options(options, *_SELECT))
     return [e.decode() for e in ds.map(lambda e: e["id"]).as_numpy_iterator()]
+
+
+def _sequences(spec: DataSpec, split: str, **options: Any):
+    from hide_and_seek_tf.data.sequences import load_sequences
+
+    if options.get("image_size") is not None or options.get("max_per_class") is not None:
+        raise ValueError(
+            f"`image_size` and `max_per_class` do not apply to sequence data. Received: "
+            f"spec={str(spec)!r}, image_size={options.get('image_size')!r}, "
+            f"max_per_class={options.get('max_per_class')!r}"
+        )
+    return load_sequences(
+        str(spec),
+        split,
+        classes=options.get("classes"),
+        num_videos=options.get("num_images"),
+        seed=options.get("seed", 0),
+    )
 
 
 def _loader(module: str, name: str) -> Callable[..., Any]:
@@ -394,6 +419,27 @@ register_source(
         data_dir=DATA_DIR_IMAGES,
         is_holdout=every_other_split,
         validation_split=_lazy("hide_and_seek_tf.data.csv_source:csv_validation_split"),
+    )
+)
+register_source(
+    DataSource(
+        kind="synthetic-sequences",
+        form="synthetic-sequences",
+        summary="built-in synthetic feature sequences (the temporal task)",
+        load=_sequences,
+        arg=None,
+        data_dir=DATA_DIR_UNUSED,
+        images=False,
+    )
+)
+register_source(
+    DataSource(
+        kind="video-features",
+        form="video-features:PATH",
+        summary="precomputed video features, one .npy per video, THUMOS14-style annotations",
+        load=_sequences,
+        data_dir=DATA_DIR_UNUSED,
+        images=False,
     )
 )
 

@@ -33,6 +33,7 @@ from typing import Any
 import keras
 
 from hide_and_seek_tf.models._common import classification_head
+from hide_and_seek_tf.models.contract import CAM_FEATURES, PREDICTIONS
 
 #: model name -> (mean, std) of the pretrained weights' preprocessing, RGB order, raw 0..255 in.
 PRETRAINED_NORMALIZATION: dict[str, tuple[list[float], list[float]]] = {
@@ -42,9 +43,9 @@ PRETRAINED_NORMALIZATION: dict[str, tuple[list[float], list[float]]] = {
 }
 #: model name -> prefixes of the layers a `finetune` schedule trains at 10x the base rate.
 NEW_LAYERS: dict[str, tuple[str, ...]] = {
-    "vgg16_gap": ("cam_conv", "predictions"),
-    "resnet50_gap": ("conv5_", "predictions"),
-    "inception_v3_gap": ("cam_conv", "predictions"),
+    "vgg16_gap": ("cam_conv", PREDICTIONS),
+    "resnet50_gap": ("conv5_", PREDICTIONS),
+    "inception_v3_gap": ("cam_conv", PREDICTIONS),
 }
 # The first conv of the "caffe" backbones, whose kernel takes BGR: its input channels are reversed.
 _BGR_FIRST_CONV = {"vgg16_gap": "block1_conv1", "resnet50_gap": "conv1_conv"}
@@ -92,7 +93,7 @@ def vgg16_gap(inputs, x, num_classes: int, pooling: str, name: str = "vgg16_gap"
     backbone = _backbone(keras.applications.VGG16, x, weights, lambda layer: None)
     features = backbone.get_layer("block5_conv3").output
     features = keras.layers.Conv2D(1024, 3, padding="same", name="cam_conv")(features)
-    features = keras.layers.Activation("relu", name="cam_features")(features)
+    features = keras.layers.Activation("relu", name=CAM_FEATURES)(features)
     model = keras.Model(inputs, classification_head(features, num_classes, pooling), name=name)
     _to_rgb_input(model, name, weights)
     return model
@@ -111,7 +112,7 @@ def resnet50_gap(
     """ResNet50 with a stride-1 last stage + pooling + Dense; `cam_features` is 14 x 14 x 2048 at
     224 px (an `Identity` on the last block's output)."""
     backbone = _backbone(keras.applications.ResNet50, x, weights, _resnet_stride_one)
-    features = keras.layers.Identity(name="cam_features")(
+    features = keras.layers.Identity(name=CAM_FEATURES)(
         backbone.get_layer("conv5_block3_out").output
     )
     model = keras.Model(inputs, classification_head(features, num_classes, pooling), name=name)
@@ -153,7 +154,7 @@ def inception_v3_gap(
     )
     features = keras.layers.Dropout(0.5, name="cam_dropout2")(features)
     features = keras.layers.Conv2D(1024, 3, padding="same", name="cam_conv2")(features)
-    features = keras.layers.Activation("relu", name="cam_features")(features)
+    features = keras.layers.Activation("relu", name=CAM_FEATURES)(features)
     return keras.Model(inputs, classification_head(features, num_classes, pooling), name=name)
 
 

@@ -10,7 +10,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf.data.spec import DataSpec
+from hide_and_seek_tf.models.contract import POOLINGS
 
 # === Defaults of the quick synthetic demo (`python train.py` with no arguments) ===
 # The one place these live: TrainConfig's field defaults use them, `resolve` fills the rest.
@@ -40,7 +42,6 @@ RECIPES: dict[str, dict[str, float]] = {
 }
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
-POOLINGS = ("avg", "max")
 AUGMENTS = ("flip", "crop_flip")
 # `mixed_precision` values -> Keras dtype policy; True is "float16", as before bfloat16 existed.
 MIXED_PRECISION = {
@@ -69,13 +70,6 @@ def parse_data_spec(data: Any, data_dir: str | None = None) -> DataSpec:
         TypeError / ValueError: `data` is not a registered spec form, naming it.
     """
     return DataSpec.parse(data, data_dir=data_dir, name="data")
-
-
-def _optional_positive_int(name: str, value: Any) -> None:
-    if value is None:
-        return
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"`{name}` must be None or a positive int. Received: {name}={value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,7 +181,11 @@ class TrainConfig:
             raise TypeError(
                 f"`data_dir` must be None or a path string. Received: data_dir={self.data_dir!r}"
             )
-        parse_data_spec(self.data, self.data_dir)
+        if not parse_data_spec(self.data, self.data_dir).source.images:
+            raise ValueError(
+                f"`data` {self.data!r} is feature sequences, for the temporal task "
+                f"(`--task temporal`, `hide_and_seek_tf.temporal`). Received: data={self.data!r}"
+            )
         if self.classes is not None:
             ok = (_is_int(self.classes) and self.classes >= 1) or (
                 isinstance(self.classes, tuple)
@@ -199,12 +197,12 @@ class TrainConfig:
                     "`classes` must be None, a positive int K (the first K classes) or a non-empty "
                     f"list of class ids. Received: classes={self.classes!r}"
                 )
-        _optional_positive_int("max_per_class", self.max_per_class)
+        positive_int(self.max_per_class, "max_per_class", optional=True)
         if not isinstance(self.train_split, str) or not self.train_split:
             raise ValueError(
                 f"`train_split` must be a split name. Received: train_split={self.train_split!r}"
             )
-        _optional_positive_int("num_images", self.num_images)
+        positive_int(self.num_images, "num_images", optional=True)
         if self.image_size is not None and not (
             isinstance(self.image_size, tuple)
             and len(self.image_size) == 2
@@ -237,9 +235,7 @@ class TrainConfig:
                 f"`hide_prob` must be in [0, 1]. Received: hide_prob={self.hide_prob!r}"
             )
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
+            positive_int(getattr(self, name), name)
         if self.schedule not in RECIPES:
             raise ValueError(
                 f"`schedule` must be one of {sorted(RECIPES)}. Received: schedule={self.schedule!r}"
@@ -284,8 +280,8 @@ class TrainConfig:
             raise ValueError(
                 "`resume=True` needs the `run_dir` of the run to resume. Received: run_dir=None"
             )
-        _optional_positive_int("steps_per_epoch", self.steps_per_epoch)
-        _optional_positive_int("backup_every", self.backup_every)
+        positive_int(self.steps_per_epoch, "steps_per_epoch", optional=True)
+        positive_int(self.backup_every, "backup_every", optional=True)
         return self
 
     # === Serialisation ===

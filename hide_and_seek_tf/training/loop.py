@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 import hide_and_seek_tf
+from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf._io import save_model_atomic, write_json_atomic, write_text_atomic
 from hide_and_seek_tf.data import load_dataset, make_pipeline
 from hide_and_seek_tf.models import build_model
@@ -63,11 +64,10 @@ def configure_cpu_devices(count: int) -> None:
     Must run before TensorFlow initialises its devices, i.e. before any other TF op in the process.
 
     Raises:
-        ValueError: `count` is not a positive int.
+        TypeError / ValueError: `count` is not a positive int.
         RuntimeError: TensorFlow's devices are already initialised.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"`count` must be a positive int. Received: count={count!r}")
+    positive_int(count, "count")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(
@@ -91,6 +91,11 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     """
     if name == "default":
         return tf.distribute.get_strategy()
+    if keras.config.backend() != "tensorflow":
+        raise ValueError(
+            f"`strategy`={name!r} is a tf.distribute strategy: it needs the TensorFlow backend. "
+            f"Received: KERAS_BACKEND={keras.config.backend()!r}"
+        )
     if name == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([d.name for d in devices])
@@ -239,6 +244,7 @@ def _versions() -> dict[str, str]:
         "keras": keras.__version__,
         "numpy": np.__version__,
         "hide_and_seek_tf": hide_and_seek_tf.__version__,
+        "keras_backend": keras.config.backend(),
         "python": sys.version.split()[0],
     }
 
@@ -453,7 +459,7 @@ def _train_into(
             optimizer=make_optimizer(config, config.epochs * steps),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
-            jit_compile=config.jit_compile,
+            jit_compile=_jit_compile(config.jit_compile),
         )
         model.optimizer.build(model.trainable_variables)
         if state:
@@ -505,6 +511,14 @@ def _train_into(
         save_model_atomic(model, write_dir / MODEL_FILE)
         recorder.remove_state()
     return model
+
+
+def _jit_compile(requested: bool) -> bool | str:
+    """`compile`'s jit_compile: as asked under TensorFlow (XLA); elsewhere True, or Keras's "auto"
+    when not asked (JAX then jits, as it must to be fast; PyTorch runs eagerly)."""
+    if keras.config.backend() == "tensorflow":
+        return requested
+    return True if requested else "auto"
 
 
 class _StopAtEpochEnd(keras.callbacks.Callback):

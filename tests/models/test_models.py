@@ -5,7 +5,14 @@ import keras
 import numpy as np
 import pytest
 
+from hide_and_seek_tf.layers import HideAndSeek
 from hide_and_seek_tf.models import MODELS, build_model
+
+all_backends = pytest.mark.all_backends
+
+
+def _np(x):
+    return keras.ops.convert_to_numpy(x)
 
 
 def _pixels(n, size, seed=0):
@@ -15,7 +22,7 @@ def _pixels(n, size, seed=0):
 @pytest.mark.parametrize(
     "name, input_shape, cam_hw, channels",
     [
-        ("small_gap", None, (16, 16), 128),
+        pytest.param("small_gap", None, (16, 16), 128, marks=all_backends),
         ("alexnet_gap_64", None, (8, 8), 512),
         ("alexnet_gap", None, (14, 14), 512),
         ("googlenet_gap", (64, 64, 3), (4, 4), 1024),
@@ -57,6 +64,7 @@ def test_alexnet_gap_has_no_grouped_convs_and_stride_one_pool5():
     assert [model.get_layer(n).filters for n in ("conv6", "conv7")] == [512, 512]
 
 
+@all_backends
 def test_max_pooling_gives_the_gmp_ablation():
     avg = build_model("small_gap", 4, pooling="avg")
     gmp = build_model("small_gap", 4, pooling="max")
@@ -65,11 +73,13 @@ def test_max_pooling_gives_the_gmp_ablation():
     # Same features, different pooling: the logits follow max, not mean, of the maps.
     gmp.set_weights(avg.get_weights())
     x = _pixels(2, 64)
-    feats = keras.Model(gmp.inputs[0], gmp.get_layer("cam_features").output)(x).numpy()
+    feats = _np(keras.Model(gmp.inputs[0], gmp.get_layer("cam_features").output)(x))
     kernel, bias = gmp.get_layer("predictions").get_weights()
-    np.testing.assert_allclose(gmp(x), feats.max(axis=(1, 2)) @ kernel + bias, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(
-        avg(x), feats.mean(axis=(1, 2)) @ kernel + bias, rtol=1e-4, atol=1e-4
+        _np(gmp(x)), feats.max(axis=(1, 2)) @ kernel + bias, rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(
+        _np(avg(x)), feats.mean(axis=(1, 2)) @ kernel + bias, rtol=1e-4, atol=1e-4
     )
 
 
@@ -92,18 +102,80 @@ def test_default_normalization_maps_raw_pixels_to_minus_one_one():
 
 # vgg16_gap: the keras.applications backbones are rebuilt layer by layer (clone_model); one of
 # them stands for all three (resnet50_gap and inception_v3_gap take 5-10x longer to build).
-@pytest.mark.parametrize("name", ["small_gap", "alexnet_gap_64", "vgg16_gap"])
+@pytest.mark.parametrize(
+    "name", [pytest.param("small_gap", marks=all_backends), "alexnet_gap_64", "vgg16_gap"]
+)
 def test_keras_round_trip_with_safe_mode(tmp_path, name):
     model = build_model(name, 5, input_shape=(64, 64, 3), mean=[1.0, 2.0, 3.0], std=4.0)
     x = _pixels(2, 64, seed=1)
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(loaded(x), model(x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_np(loaded(x)), _np(model(x)), rtol=1e-5, atol=1e-5)
     assert (
         loaded.get_layer("cam_features").output.shape
         == model.get_layer("cam_features").output.shape
     )
+
+
+def _plain_and_hidden(name, hide_features, shape=(32, 32, 3)):
+    """The same network built plain and with hidden feature maps, with the same weights."""
+    plain = build_model(name, 4, input_shape=shape)
+    hidden = build_model(name, 4, input_shape=shape, hide_features=hide_features)
+    for layer in plain.layers:
+        hidden.get_layer(layer.name).set_weights(layer.get_weights())
+    return plain, hidden
+
+
+@all_backends
+def test_hide_features_inserts_the_layer_after_the_block_and_is_exact_at_inference():
+    plain, hidden = _plain_and_hidden(
+        "small_gap", {"conv1": {"patch_sizes": (4, 8), "seed": 1}, "conv3": None}
+    )
+    names = [layer.name for layer in hidden.layers]
+    assert names.index("conv1_hide") == names.index("conv1_relu") + 1
+    assert names.index("conv3_hide") == names.index("cam_features") + 1  # the last block's output
+    layer = hidden.get_layer("conv1_hide")
+    assert isinstance(layer, HideAndSeek) and layer.fill_value == "running_mean"
+    assert layer.patch_sizes == [4, 8] and hidden.get_layer("conv3_hide").patch_sizes == 16
+    x = _pixels(3, 32)
+    # Inference: exactly the plain model (bit for bit), whatever the hiding layers learned.
+    layer(np.ones((2, 32, 32, 32), "float32"), training=True)  # moves its running mean only
+    np.testing.assert_array_equal(
+        _np(hidden.predict(x, verbose=0)), _np(plain.predict(x, verbose=0))
+    )
+    np.testing.assert_array_equal(_np(hidden(x)), _np(plain(x)))
+    # Training: conv1's maps are hidden (all 32 channels of a cell take the running mean).
+    maps = keras.Model(hidden.inputs[0], [hidden.get_layer("conv1_relu").output, layer.output])
+    before, after = (_np(m) for m in maps(x, training=True))
+    hidden_pixels = np.any(before != after, axis=-1)
+    assert 0 < hidden_pixels.mean() < 1
+    np.testing.assert_allclose(
+        after[hidden_pixels], np.broadcast_to(_np(layer.moving_mean), after[hidden_pixels].shape)
+    )
+
+
+@all_backends
+def test_hide_features_saves_and_loads_with_safe_mode(tmp_path):
+    _, hidden = _plain_and_hidden("small_gap", {"conv2": {"patch_sizes": 3}})
+    x = _pixels(2, 32)
+    hidden(x, training=True)  # a running mean to save
+    hidden.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_array_equal(
+        _np(loaded.get_layer("conv2_hide").moving_mean),
+        _np(hidden.get_layer("conv2_hide").moving_mean),
+    )
+    np.testing.assert_allclose(_np(loaded(x)), _np(hidden(x)), rtol=1e-6, atol=1e-6)
+
+
+def test_hide_features_bad_names_and_arguments():
+    with pytest.raises(ValueError, match="'conv9'"):
+        build_model("small_gap", 3, hide_features={"conv9": None})
+    with pytest.raises(ValueError, match="`hide_features`"):
+        build_model("small_gap", 3, hide_features=["conv1"])
+    with pytest.raises(ValueError, match="hide_prob=2"):
+        build_model("small_gap", 3, hide_features={"conv1": {"hide_prob": 2}})
 
 
 @pytest.mark.parametrize(

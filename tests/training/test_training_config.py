@@ -95,6 +95,14 @@ def test_parse_data_spec_forms():
     assert str(parse_data_spec("TINY_IMAGENET:/d/t.zip")) == "tiny-imagenet:/d/t.zip"
 
 
+def test_the_image_task_refuses_sequence_specs_and_points_to_the_temporal_task():
+    # The temporal task's specs are in the one grammar, but an image run cannot use them.
+    assert parse_data_spec("video-features:/f").kind == "video-features"
+    for data in ("synthetic-sequences", "video-features:/f"):
+        with pytest.raises(ValueError, match="--task temporal"):
+            TrainConfig(data=data)
+
+
 def test_resolve_fills_demo_and_recipe_values_and_steps():
     config = TrainConfig(batch_size=10, steps_per_epoch=7).resolve(num_train=95)
     assert config.image_size == (DEMO_IMAGE_SIZE, DEMO_IMAGE_SIZE)
