@@ -247,6 +247,7 @@ def paired_differences_figure(
     for ax in axes[len(metrics) :]:
         ax.axis("off")
     fig.suptitle("Hide-and-Seek minus GAP, paired by seed (bars: sample std; dots: seeds)")
+    return fig
 
 
 def temporal_cams_figure(
