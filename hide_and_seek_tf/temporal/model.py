@@ -20,6 +20,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hide_and_seek_tf.models.contract import CAM_FEATURES, PREDICTIONS
+
 POOLINGS = ("max", "avg")
 PAPER_FILTERS = 500
 
@@ -98,12 +100,12 @@ def build_temporal_classifier(
         axis=-1, mean=mean_arr.tolist(), variance=(std_arr**2).tolist(), name="normalize"
     )(inputs)
     x = keras.layers.Conv1D(filters, 1, activation="relu", name="conv1")(x)
-    features = keras.layers.Conv1D(filters, 1, activation="relu", name="cam_features")(x)
+    features = keras.layers.Conv1D(filters, 1, activation="relu", name=CAM_FEATURES)(x)
     pool = (
         keras.layers.GlobalMaxPooling1D if pooling == "max" else keras.layers.GlobalAveragePooling1D
     )
     pooled = pool(name="pool")(features)
-    logits = keras.layers.Dense(num_classes, dtype="float32", name="predictions")(pooled)
+    logits = keras.layers.Dense(num_classes, dtype="float32", name=PREDICTIONS)(pooled)
     # === Functional Model ===
     return keras.Model(inputs, logits, name=name)
 
@@ -116,8 +118,8 @@ def _cam_function(model: keras.Model):
     if fn is not None:
         return fn
     try:
-        features = model.get_layer("cam_features")
-        dense = model.get_layer("predictions")
+        features = model.get_layer(CAM_FEATURES)
+        dense = model.get_layer(PREDICTIONS)
     except ValueError as err:
         raise ValueError(
             "`model` must have a layer named `cam_features` (the maps the global pooling reads) and a "
