@@ -18,7 +18,8 @@ Protocol, identical for both methods on every seed (seeds 0, 1, 2 by default):
 - Localization: CAM of the ground-truth class, box around the largest connected component of
   CAM >= t * max. GT-known Loc = IoU >= 0.5 with the object's box (inclusive pixels). Reported on
   test at the paper's fixed t = 0.2, and at the t that maximises GT-known Loc on val (chosen per
-  run from a grid, never on test). Top-1 classification accuracy on test.
+  run from a grid, never on test, by `hide_and_seek_tf.protocol.threshold_choice`, the rule every
+  evaluation of the library uses). Top-1 classification accuracy on test.
 - Baseline: the best single fixed box, chosen on the train boxes, scored on test.
 - Throughput: a separate phase trains two fresh models side by side, one epoch each in
   alternation (order swapped every round), with and without hiding, and compares median images/s.
@@ -52,17 +53,12 @@ import tensorflow as tf  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from hide_and_seek_tf import protocol  # noqa: E402
 from hide_and_seek_tf._io import write_text_atomic  # noqa: E402
-from hide_and_seek_tf.boxes import cams_to_boxes  # noqa: E402
-from hide_and_seek_tf.cam import class_activation_maps  # noqa: E402
 from hide_and_seek_tf.data import make_pipeline, make_synthetic_dataset  # noqa: E402
 from hide_and_seek_tf.data.synthetic import SYNTHETIC_CLASS_NAMES  # noqa: E402
 from hide_and_seek_tf.dataset_mean import compute_dataset_moments  # noqa: E402
-from hide_and_seek_tf.metrics import (  # noqa: E402
-    FixedBoxBaseline,
-    LocalizationEvaluator,
-    choose_fixed_box,
-)
+from hide_and_seek_tf.metrics import choose_fixed_box  # noqa: E402
 from hide_and_seek_tf.models import build_model  # noqa: E402
 
 SECTION = "## Synthetic data: Hide-and-Seek vs GAP (`benchmarks/synthetic_has_vs_gap.py`)"
@@ -119,19 +115,14 @@ def _compiled_model(args, mean, std, seed, total_steps):
     return model
 
 
-def evaluate(model, eval_ds, args) -> dict:
-    """`LocalizationEvaluator.compute()` over `eval_ds`: GT-known Loc per CAM threshold etc."""
-    evaluator = LocalizationEvaluator(
-        cam_thresholds=THRESHOLDS, iou_thresholds=(0.5,), fixed_threshold=PAPER_THRESHOLD
-    )
+def evaluate(model, eval_ds, args) -> protocol.SplitScores:
+    """`protocol.score_batches` over `eval_ds`: GT-known Loc per CAM threshold etc."""
     batches = make_pipeline(
         eval_ds, training=False, batch_size=250, image_size=args.image_size, max_boxes=1
     )
-    for batch in batches:
-        logits, cams = class_activation_maps(model, batch["image"], class_ids=batch["label"])
-        boxes = cams_to_boxes(cams[:, 0], THRESHOLDS)
-        evaluator.accumulate(logits, boxes, batch["label"], batch["boxes"])
-    return evaluator.compute()
+    return protocol.score_batches(
+        model, batches, THRESHOLDS, PAPER_THRESHOLD, iou_thresholds=(0.5,)
+    )
 
 
 def _boxes_of(ds) -> np.ndarray:
@@ -152,21 +143,21 @@ def run_seed(seed: int, args) -> dict:
         start = time.perf_counter()
         model.fit(pipeline, epochs=args.epochs, verbose=0)
         wall = time.perf_counter() - start
-        val, test = evaluate(model, val_ds, args), evaluate(model, test_ds, args)
-        chosen = THRESHOLDS.index(val["max_box_acc_threshold"])  # chosen on val, never test
+        val, test = evaluate(model, val_ds, args).metrics, evaluate(model, test_ds, args).metrics
+        # The library's rule (Choe et al.): the threshold is chosen on val, read off test.
+        choice = protocol.threshold_choice(test, "test", val, "val")
         out[method] = {
             "loc_fixed": test["gt_known_loc"] / 100,
-            "loc_chosen": test["curves"]["gt_known_loc"][chosen] / 100,
-            "t_chosen": THRESHOLDS[chosen],
+            "loc_chosen": choice["gt_known_loc"] / 100,
+            "t_chosen": choice["tau"],
             "top1_loc": test["top1_loc"] / 100,
             "acc": test["top1_cls"] / 100,
             "train_s": wall,
         }
         print(f"seed {seed} {method}: {_fmt_row(out[method])}", flush=True)
     box = choose_fixed_box(_boxes_of(train_ds), (args.image_size, args.image_size))
-    baseline = FixedBoxBaseline(box, iou_thresholds=(0.5,))
-    baseline.accumulate(_boxes_of(test_ds))
-    out["fixed_box"] = baseline.compute()["gt_known_loc"] / 100
+    baseline = protocol.score_fixed_boxes({"train": box}, _boxes_of(test_ds), (0.5,))["train"]
+    out["fixed_box"] = baseline["gt_known_loc"] / 100
     out["fixed_box_coords"] = box
     return out
 

@@ -4,26 +4,18 @@ The public names are imported on first use, so `import hide_and_seek_tf` (and th
 programs in `hide_and_seek_tf.cli`) can set TensorFlow's options before TensorFlow is loaded.
 """
 
-import importlib
+from hide_and_seek_tf._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
 _PUBLIC = {
     "HideAndSeek": "hide_and_seek_tf.layers.hide_and_seek",
+    "HideSegments": "hide_and_seek_tf.layers.hide_segments",
     "compute_dataset_mean": "hide_and_seek_tf.dataset_mean",
     "hide_patches": "hide_and_seek_tf.hiding",
+    "hide_segments": "hide_and_seek_tf.hiding",
 }
 
 __all__ = [*_PUBLIC, "__version__"]
 
-
-def __getattr__(name: str):
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module(_PUBLIC[name]), name)
-        globals()[name] = value  # later lookups skip this hook
-        return value
-    raise AttributeError(f"module 'hide_and_seek_tf' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC)

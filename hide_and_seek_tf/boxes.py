@@ -71,6 +71,11 @@ def cams_to_boxes(
     For every map and every threshold t, the foreground is `cam >= t * max(cam)` (computed in
     float32), and components are 8-connected.
 
+    TensorFlow only, whatever the Keras backend: it runs inside the exported SavedModel, where only
+    TensorFlow ops exist. CAMs from a JAX or PyTorch model (`class_activation_maps` returns that
+    backend's tensors) are accepted as arrays, e.g. `cams_to_boxes(np.asarray(cams[:, 0]))`, and
+    the boxes come back as a `tf.Tensor`.
+
     - `mode="largest"`: the tight box around the largest component (most pixels). Ties are
       broken by the component's first pixel in row-major (raster) order: the earliest wins,
       which is the component `scipy.ndimage.label` numbers first.
@@ -406,8 +411,9 @@ def _partition_desc(data: tf.Tensor, level: tf.Tensor, num_t: int):
     parts = tf.dynamic_partition(data, level, num_t + 1)
     counts = tf.stack([tf.shape(p)[0] for p in parts])  # (num_t + 1,) by level
     ordered = tf.concat(parts[:0:-1], axis=0)
-    # start of level j in `ordered` = number of elements of level > j
-    above = tf.concat([tf.cumsum(counts[::-1], exclusive=True)[::-1], [0]], 0)
+    # start of level j in `ordered` = number of elements of level > j. (A reversed cumsum, not
+    # counts[::-1]: grappler's layout pass rejects the negative-stride slice and logs an error.)
+    above = tf.concat([tf.cumsum(counts, exclusive=True, reverse=True), [0]], 0)
     return ordered, above
 
 

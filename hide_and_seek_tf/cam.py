@@ -1,8 +1,9 @@
-"""Class activation maps (Zhou et al., CVPR 2016) and ten-crop CAMs, in TensorFlow ops.
+"""Class activation maps (Zhou et al., CVPR 2016) and ten-crop CAMs.
 
-`class_activation_maps` computes CAM(c) = sum_i W(c, i) F_i for a batch in one forward pass;
-`ten_crop_cams` averages class scores and CAMs over the paper's 10 test crops. Turning maps into
-boxes is `hide_and_seek_tf.boxes.cams_to_boxes`.
+`class_activation_maps` computes CAM(c) = sum_i W(c, i) F_i for a batch in one forward pass, in
+`keras.ops`, so it runs on models of any Keras backend (TensorFlow, JAX, PyTorch); `ten_crop_cams`
+(TensorFlow ops, used by evaluation under TensorFlow) averages class scores and CAMs over the
+paper's 10 test crops. Turning maps into boxes is `hide_and_seek_tf.boxes.cams_to_boxes`.
 
 References:
     Zhou et al., Learning Deep Features for Discriminative Localization, CVPR 2016.
@@ -12,11 +13,12 @@ References:
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from hide_and_seek_tf.classifier import find_cam_head
 
@@ -46,34 +48,45 @@ def _cam_function(
 
     def run(images, class_ids, top_k):
         feats, logits = extractor(images, training=False)
-        feats = tf.cast(feats, tf.float32)
-        logits = tf.cast(logits, tf.float32)
+        feats = ops.cast(feats, "float32")
+        logits = ops.cast(logits, "float32")
         if class_ids is None:
-            class_ids = tf.math.top_k(logits, k=top_k).indices  # (B, k)
-        weights = tf.gather(tf.transpose(tf.cast(dense.kernel, tf.float32)), class_ids)
-        cams = tf.einsum("bhwc,bkc->bhwk", feats, weights)
-        cams = tf.image.resize(cams, tf.shape(images)[1:3], method="bilinear")
-        cams = tf.transpose(cams, [0, 3, 1, 2])  # (B, k, H, W)
-        low = tf.reduce_min(cams, axis=[2, 3], keepdims=True)
-        span = tf.reduce_max(cams, axis=[2, 3], keepdims=True) - low
+            class_ids = ops.top_k(logits, k=top_k)[1]  # (B, k), best first
+        weights = ops.take(ops.transpose(ops.cast(dense.kernel, "float32")), class_ids, axis=0)
+        cams = ops.einsum("bhwc,bkc->bhwk", feats, weights)
+        cams = _resize_to(cams, images)
+        cams = ops.transpose(cams, (0, 3, 1, 2))  # (B, k, H, W)
+        low = ops.min(cams, axis=(2, 3), keepdims=True)
+        span = ops.max(cams, axis=(2, 3), keepdims=True) - low
         # A constant map carries no location: all zeros, never 0 / 0.
-        safe = tf.where(span > 0, span, tf.ones_like(span))
-        cams = tf.where(span > 0, (cams - low) / safe, tf.zeros_like(cams))
+        safe = ops.where(span > 0, span, ops.ones_like(span))
+        cams = ops.where(span > 0, (cams - low) / safe, ops.zeros_like(cams))
         return logits, cams
 
-    fn = tf.function(run, autograph=False, reduce_retracing=True)
+    fn = run
+    if keras.config.backend() == "tensorflow":  # traced once, and usable inside tf.function
+        fn = tf.function(run, autograph=False, reduce_retracing=True)
     per_model[key] = (fn, dense)
     return fn, dense
 
 
+def _resize_to(maps, images):
+    """Bilinear upsampling of (B, h, w, k) maps to the images' H x W, half-pixel centres."""
+    size = tuple(images.shape[1:3])
+    if None in size:  # TensorFlow only: a trace with unknown height or width
+        return tf.image.resize(maps, tf.shape(images)[1:3], method="bilinear")
+    # No antialiasing: tf.image.resize's map, on every backend.
+    return ops.image.resize(maps, size, interpolation="bilinear", antialias=False)
+
+
 def class_activation_maps(
     model: keras.Model,
-    images: tf.Tensor | np.ndarray,
-    class_ids: tf.Tensor | np.ndarray | Sequence[int] | None = None,
+    images: Any,
+    class_ids: Any = None,
     top_k: int = 1,
     cam_layer: str | None = None,
     classifier_layer: str | None = None,
-) -> tuple[tf.Tensor, tf.Tensor]:
+) -> tuple[Any, Any]:
     """Logits and class activation maps for a batch, in one forward pass.
 
     CAM(c) = sum_i W(c, i) F_i, with F the maps the model's global pooling reads and W the
@@ -81,8 +94,11 @@ def class_activation_maps(
     `cam_features` and `predictions` when present, else found in the graph, or named by
     `cam_layer` / `classifier_layer`). The bias only shifts the map, and the
     normalization removes it. Each map is upsampled bilinearly to the image size
-    (`tf.image.resize`, half-pixel centres) and min-max normalized to [0, 1] per map; a
-    constant map becomes all zeros (never NaN).
+    (`keras.ops.image.resize`, half-pixel centres, as `tf.image.resize`) and min-max normalized
+    to [0, 1] per map; a constant map becomes all zeros (never NaN). Runs on the model's backend
+    (TensorFlow, JAX or PyTorch) and returns that backend's tensors; under TensorFlow the
+    computation is traced once per model and pair of layer names and also works inside a
+    `tf.function`.
 
     Args:
         model: a CAM classifier taking raw pixels (e.g. from `hide_and_seek_tf.models`).
@@ -94,7 +110,8 @@ def class_activation_maps(
         classifier_layer: name of the Dense; default: found. Logits are its pre-activation.
 
     Returns:
-        (logits (B, num_classes) float32, cams (B, k, H, W) float32 in [0, 1]).
+        (logits (B, num_classes) float32, cams (B, k, H, W) float32 in [0, 1]), tensors of the
+        Keras backend.
 
     Raises:
         ValueError: no (or more than one) pooling -> Dense head and no names given (the message
@@ -108,12 +125,12 @@ def class_activation_maps(
         TensorShape([2, 2, 64, 64])
     """
     fn, dense = _cam_function(model, cam_layer, classifier_layer)
-    images = tf.convert_to_tensor(images)
-    if images.shape.rank != 4:
+    images = ops.convert_to_tensor(images)
+    if len(images.shape) != 4:
         raise ValueError(
-            f"`images` must have shape (B, H, W, C). Received: images.shape={images.shape}"
+            f"`images` must have shape (B, H, W, C). Received: images.shape={tuple(images.shape)}"
         )
-    images = tf.cast(images, tf.float32)
+    images = ops.cast(images, "float32")
     num_classes = int(dense.kernel.shape[-1])
     if class_ids is None:
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)):
@@ -123,16 +140,16 @@ def class_activation_maps(
                 f"`top_k` must be in [1, num_classes={num_classes}]. Received: top_k={top_k}"
             )
         return fn(images, None, int(top_k))
-    class_ids = tf.cast(tf.convert_to_tensor(class_ids), tf.int32)
-    if class_ids.shape.rank == 1:
+    class_ids = ops.cast(class_ids, "int32")
+    if len(class_ids.shape) == 1:
         class_ids = class_ids[:, None]
-    if class_ids.shape.rank != 2:
+    if len(class_ids.shape) != 2:
         raise ValueError(
             "`class_ids` must have shape (B,) or (B, k). "
-            f"Received: class_ids.shape={class_ids.shape}"
+            f"Received: class_ids.shape={tuple(class_ids.shape)}"
         )
-    if tf.executing_eagerly():
-        ids = class_ids.numpy()
+    if keras.config.backend() != "tensorflow" or tf.executing_eagerly():
+        ids = ops.convert_to_numpy(class_ids)
         if ids.shape[0] != images.shape[0]:
             raise ValueError(
                 f"`class_ids` must have one row per image ({images.shape[0]}). "

@@ -31,9 +31,8 @@ from typing import Any
 
 import keras
 
-#: The project's layer names (see `hide_and_seek_tf.models`), used when present.
-CAM_FEATURES = "cam_features"
-PREDICTIONS = "predictions"
+# The project's layer names (see `hide_and_seek_tf.models`), used when present.
+from hide_and_seek_tf.models.contract import CAM_FEATURES, PREDICTIONS
 
 #: Input conventions of `keras.applications.imagenet_utils.preprocess_input`, applied to raw
 #: RGB pixels 0..255: "tf" scales to [-1, 1] (MobileNet, Inception, Xception), "torch" to

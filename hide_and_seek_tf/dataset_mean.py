@@ -1,4 +1,4 @@
-"""The dataset mean that Hide-and-Seek fills hidden pixels with (paper, section 3.1.2)."""
+"""The dataset mean that Hide-and-Seek fills hidden pixels (or hidden video steps) with (paper, 3.1.2, 4.2.3)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import tensorflow as tf
 
 def _image_of(element: Any) -> tf.Tensor:
     if isinstance(element, dict):
-        if "image" not in element:
-            raise ValueError(
-                "Dataset elements that are dicts must have an 'image' key. "
-                f"Received keys: {sorted(element)}"
-            )
-        return element["image"]
+        for key in ("image", "features"):
+            if key in element:
+                return element[key]
+        raise ValueError(
+            "Dataset elements that are dicts must have an 'image' key (or 'features', for sequences). "
+            f"Received keys: {sorted(element)}"
+        )
     if isinstance(element, tuple | list):
         return element[0]
     return element
@@ -25,28 +26,31 @@ def compute_dataset_moments(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.nd
     """Exact per-channel mean and standard deviation over every pixel of a finite dataset.
 
     Accumulates in float64 inside the `tf.data` graph (`Dataset.reduce`), so it is exact for uint8 data and
-    fast on large datasets. Images may have different sizes: every pixel weighs the same.
+    fast on large datasets. Images may have different sizes: every pixel weighs the same. Feature
+    sequences work the same way: a "pixel" is one time step, a "channel" one feature.
 
     Args:
-        dataset: a finite `tf.data.Dataset` of images (H, W, C) or batches (B, H, W, C), or of tuples whose
-            first item is the image, or of dicts with an "image" key.
+        dataset: a finite `tf.data.Dataset` of images (H, W, C) or batches (B, H, W, C), of feature
+            sequences (T, D) (batches (B, T, D) reduce the same as images), of tuples whose first item is
+            the image or sequence, or of dicts with an "image" (else "features") key.
 
     Returns:
-        (mean (C,), std (C,), number of pixels), NumPy float64 arrays and an int.
+        (mean (C,), std (C,), number of pixels or steps), NumPy float64 arrays and an int.
 
     Raises:
         TypeError: `dataset` is not a `tf.data.Dataset`.
-        ValueError: the images are not rank 3/4, or the dataset holds no pixel.
+        ValueError: the elements are not rank 2, 3 or 4, or the dataset holds no pixel.
     """
     if not isinstance(dataset, tf.data.Dataset):
         raise TypeError(f"`dataset` must be a tf.data.Dataset. Received: dataset={dataset!r}")
     # map() spreads tuple elements over positional arguments.
     images = dataset.map(lambda *element: _image_of(element[0] if len(element) == 1 else element))
     spec = images.element_spec
-    if spec.shape.rank not in (3, 4):
+    # Every axis but the last is summed over, so (T, D), (H, W, C) and batches all reduce alike.
+    if spec.shape.rank not in (2, 3, 4):
         raise ValueError(
-            "Dataset images must be (H, W, C) or batches (B, H, W, C). "
-            f"Received: element shape={spec.shape}"
+            "Dataset elements must be images (H, W, C), batches (B, H, W, C), or feature sequences "
+            f"(T, D) or (B, T, D). Received: element shape={spec.shape}"
         )
     channels = spec.shape[-1]
     if channels is None:
@@ -77,11 +81,12 @@ def compute_dataset_mean(dataset: tf.data.Dataset) -> np.ndarray:
     """Exact per-channel mean over every pixel of a finite `tf.data` dataset (float64 accumulation).
 
     This is the paper's mu = (1 / N_pixels) sum_j x_j: the value Hide-and-Seek fills hidden cells with, in the
-    same units as the images at the point of hiding.
+    same units as the images at the point of hiding; for videos the dataset-mean feature (one value per
+    feature over every step of every video) that `hide_segments` fills hidden segments with.
 
     Args:
-        dataset: a finite dataset of images, batches of images, `(image, ...)` tuples, or dicts with "image";
-            images may differ in size.
+        dataset: a finite dataset of images, batches of images, feature sequences (T, D), `(image, ...)`
+            tuples, or dicts with "image" (or "features"); images and sequences may differ in size.
 
     Returns:
         NumPy float64 array of shape (C,).

@@ -424,13 +424,13 @@ def export_run(
     `kwargs`: the keyword arguments of `export_serving` (max_batch_size, warmup, ...).
     """
     from hide_and_seek_tf.evaluation import DEFAULT_THRESHOLD, PAPER_THRESHOLDS
-    from hide_and_seek_tf.training import load_run
+    from hide_and_seek_tf.training.run_dir import SERVING_DIR, load_run
 
     model, config, _ = load_run(run_dir)
     if threshold is None:
         threshold = PAPER_THRESHOLDS.get(config.get("model"), DEFAULT_THRESHOLD)
     class_names = config.get("class_names") or [str(i) for i in range(model.output_shape[-1])]
-    out = Path(run_dir) / "serving" if out is None else Path(out)
+    out = Path(run_dir) / SERVING_DIR if out is None else Path(out)
     return export_serving(
         model, class_names, out, version, threshold, top_k, cam_size, jit_compile, **kwargs
     )
@@ -470,8 +470,3 @@ def export_model(
     return export_serving(
         model, class_names, out, version, threshold, top_k, cam_size, jit_compile, **kwargs
     )
-
-
-def load_serving(path: str | os.PathLike) -> Any:
-    """Loads an exported version directory with plain TensorFlow."""
-    return tf.saved_model.load(str(path))

@@ -1,8 +1,9 @@
-"""Hide-and-Seek: hide random grid cells of images (or feature maps) with a fill value.
+"""Hide-and-Seek: hide random grid cells of images (or feature maps), or random segments of feature
+sequences (videos), with a fill value.
 
 References:
     Singh, Yu, Sarmasi, Pradeep, Lee. "Hide-and-Seek: A Data Augmentation Technique for Weakly-Supervised
-    Localization and Beyond." arXiv:1811.02545 (extends Singh & Lee, ICCV 2017), section 3.1.
+    Localization and Beyond." arXiv:1811.02545 (extends Singh & Lee, ICCV 2017), sections 3.1 and 3.2.
 """
 
 from __future__ import annotations
@@ -83,22 +84,39 @@ def validate_fill_value(fill_value: Any) -> tuple[float, ...]:
     return tuple(out)
 
 
-def _fill_tensor(fill: tuple[float, ...], channels: int | None, dtype: tf.DType) -> tf.Tensor:
-    """The fill as a broadcastable tensor in the images' dtype (rounded for integer images)."""
+def fill_values(
+    fill: tuple[float, ...], channels: int | None, dtype: Any, axis: str = "C=channel"
+) -> np.ndarray:
+    """The validated fill as float64 values, rounded to the nearest integer for integer `dtype`.
+
+    One rule for every backend: 1 or C values, and integer inputs take the rounded value, which
+    must fit the dtype. `axis` names the last axis in errors, "SYMBOL=word" ("C=channel" for
+    images, "D=feature" for sequences).
+    """
+    symbol, word = axis.split("=")
     if channels is not None and len(fill) not in (1, channels):
         raise ValueError(
-            f"`fill_value` must have 1 or C={channels} values (one per channel). "
+            f"`fill_value` must have 1 or {symbol}={channels} values (one per {word}). "
             f"Received: fill_value={list(fill)!r}"
         )
+    dtype = tf.as_dtype(dtype)
+    values = np.asarray(fill, np.float64)
     if dtype.is_integer:
-        rounded = [float(np.round(v)) for v in fill]
-        if min(rounded) < dtype.min or max(rounded) > dtype.max:
+        values = np.round(values)
+        if values.min() < dtype.min or values.max() > dtype.max:
             raise ValueError(
-                f"`fill_value` must be representable in the images' dtype {dtype.name} "
+                f"`fill_value` must be representable in the inputs' dtype {dtype.name} "
                 f"[{dtype.min}, {dtype.max}]. Received: fill_value={list(fill)!r}"
             )
-        fill = tuple(rounded)
-    return tf.cast(tf.constant(fill, dtype=tf.float64), dtype)
+    return values
+
+
+def _fill_tensor(
+    fill: tuple[float, ...], channels: int | None, dtype: tf.DType, axis: str = "C=channel"
+) -> tf.Tensor:
+    """The fill as a broadcastable tensor in the inputs' dtype (rounded for integer inputs)."""
+    values = fill_values(fill, channels, dtype, axis)
+    return tf.cast(tf.constant(values, dtype=tf.float64), dtype)
 
 
 def _check_images(images: Any) -> tf.Tensor:
@@ -131,6 +149,89 @@ def _resolve_seed(seed: Any) -> tf.Tensor:
     return tf.cast(seed, tf.int64)
 
 
+class _TFOps:
+    """The few `keras.ops` functions `grid_mask` needs, as TensorFlow ops.
+
+    `grid_mask` runs on `keras.ops` inside a model (any backend) and on these inside `tf.data`
+    (always TensorFlow, whatever the Keras backend), like the backend switch of Keras's
+    preprocessing layers, without their private classes. Dynamic shapes are fine here.
+    """
+
+    arange = staticmethod(tf.range)
+    matmul = staticmethod(tf.matmul)
+    take = staticmethod(tf.gather)
+    where = staticmethod(tf.where)
+    logical_and = staticmethod(tf.logical_and)
+    cast = staticmethod(tf.cast)
+
+    @staticmethod
+    def one_hot(x, num_classes):
+        return tf.one_hot(x, num_classes)
+
+    @staticmethod
+    def swapaxes(x, axis1, axis2):
+        return tf.experimental.numpy.swapaxes(x, axis1, axis2)
+
+
+TF_OPS = _TFOps()
+
+
+def grid_geometry(sizes: tuple[int, ...], height: Any, width: Any) -> tuple[Any, Any] | None:
+    """(grid_h, grid_w) of the random grid at the finest nonzero cell side; None if none hides."""
+    nonzero = [s for s in sizes if s > 0]
+    if not nonzero:
+        return None
+    smallest = min(nonzero)
+    return (height + smallest - 1) // smallest, (width + smallest - 1) // smallest
+
+
+def grid_mask(
+    ops: Any,
+    cell_hidden: Any,
+    choice: Any,
+    height: Any,
+    width: Any,
+    sizes: tuple[int, ...],
+) -> Any:
+    """The Hide-and-Seek pixel mask from its random draws: the one definition of the mask.
+
+    Every backend and code path (`hide_patches`, the `HideAndSeek` layer under TensorFlow, JAX
+    and PyTorch, in a model or in `tf.data`) computes its mask here; they differ only in how the
+    draws are made.
+
+    Args:
+        ops: `keras.ops` (the active backend) or `TF_OPS` (TensorFlow, e.g. inside `tf.data`).
+        cell_hidden: bool (B, grid_h, grid_w), whether each cell of the finest grid (the
+            smallest nonzero side, see `grid_geometry`) is hidden; an image with coarser cells
+            uses its first rows and columns.
+        choice: int (B,) index into `sizes` of each image's side, or None when `sizes` has one
+            entry.
+        height, width: the images' size (ints, or scalar tensors for `TF_OPS`).
+        sizes: validated cell sides, at least one nonzero.
+
+    Returns:
+        bool (B, height, width): True where a pixel is hidden.
+    """
+    grid_h, grid_w = grid_geometry(sizes, height, width)
+    smallest = min(s for s in sizes if s > 0)
+    # Pixel -> cell assignment as one-hot matrices; mask = rows @ cells @ cols^T is exactly 0/1. This beats
+    # gathers and broadcast-reshapes on CPU, and XLA fuses it into a few small matmuls.
+    if len(sizes) == 1:
+        side = sizes[0]  # one assignment, broadcast over the batch by matmul
+        hides = None
+    else:
+        side = ops.take(ops.cast(np.asarray(sizes, np.int32), "int32"), choice)  # (B,)
+        hides = side > 0
+        side = ops.where(hides, side, smallest)[:, None]  # any in-grid side; masked out below
+    rows = ops.cast(ops.arange(height), "int32")[None, :] // side  # (B or 1, H)
+    cols = ops.cast(ops.arange(width), "int32")[None, :] // side  # (B or 1, W)
+    row_cells = ops.one_hot(rows, grid_h)  # (B or 1, H, grid_h)
+    col_cells = ops.one_hot(cols, grid_w)  # (B or 1, W, grid_w)
+    cells = ops.cast(cell_hidden, row_cells.dtype)
+    mask = ops.matmul(ops.matmul(row_cells, cells), ops.swapaxes(col_cells, -1, -2)) > 0.5
+    return mask if hides is None else ops.logical_and(mask, hides[:, None, None])
+
+
 def hidden_cell_mask(
     batch_size: tf.Tensor,
     height: tf.Tensor,
@@ -143,7 +244,8 @@ def hidden_cell_mask(
 
     Each image draws its cell side N uniformly from `patch_sizes` (0 = nothing hidden); cells are N x N from the
     top-left corner, clipped at the right and bottom edges; each cell is hidden with probability `hide_prob`.
-    The mask is a pure function of (shape, arguments, seed).
+    The mask is a pure function of (shape, arguments, seed): TensorFlow's Philox generator, split
+    into one stream for the sides and one for the cells.
 
     Args:
         batch_size, height, width: scalar int tensors (or ints).
@@ -158,35 +260,20 @@ def hidden_cell_mask(
     hide_prob = validate_hide_prob(hide_prob)
     seed = _resolve_seed(seed)
     size_seed, cell_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2, alg=_RNG))
-    nonzero = [s for s in sizes if s > 0]
-    if not nonzero or hide_prob == 0.0:
+    geometry = grid_geometry(sizes, height, width)
+    if geometry is None or hide_prob == 0.0:
         return tf.zeros([batch_size, height, width], dtype=tf.bool)
-
-    # One random grid at the finest cell size; an image with coarser cells uses its first rows/columns.
-    smallest = min(nonzero)
-    grid_h = (height + smallest - 1) // smallest
-    grid_w = (width + smallest - 1) // smallest
+    grid_h, grid_w = geometry
     cell_hidden = (
         tf.random.stateless_uniform([batch_size, grid_h, grid_w], seed=cell_seed, alg=_RNG)
         < hide_prob
     )
-    # Pixel -> cell assignment as one-hot matrices; mask = rows @ cells @ cols^T is exactly 0/1. This beats
-    # gathers and broadcast-reshapes on CPU, and XLA fuses it into a few small matmuls.
-    if len(sizes) == 1:
-        side = tf.constant([[sizes[0]]])  # one assignment, broadcast over the batch by matmul
-        hides = None
-    else:
+    choice = None
+    if len(sizes) > 1:
         choice = tf.random.stateless_uniform(
             [batch_size], seed=size_seed, minval=0, maxval=len(sizes), dtype=tf.int32, alg=_RNG
         )
-        side = tf.gather(tf.constant(sizes, tf.int32), choice)  # (B,)
-        hides = side > 0
-        side = tf.where(hides, side, smallest)[:, None]  # any in-grid side; masked out below
-    row_cells = tf.one_hot(tf.range(height)[None, :] // side, grid_h)  # (B or 1, H, grid_h)
-    col_cells = tf.one_hot(tf.range(width)[None, :] // side, grid_w)  # (B or 1, W, grid_w)
-    cells = tf.cast(cell_hidden, row_cells.dtype)
-    mask = tf.matmul(tf.matmul(row_cells, cells), col_cells, transpose_b=True) > 0.5
-    return mask if hides is None else tf.logical_and(mask, hides[:, None, None])
+    return grid_mask(TF_OPS, cell_hidden, choice, height, width, sizes)
 
 
 def hide_patches(
@@ -239,13 +326,159 @@ def hide_patches(
     """
     images = _check_images(images)
     fill = _fill_tensor(validate_fill_value(fill_value), images.shape[-1], images.dtype)
+    return hide_with_fill(images, patch_sizes, hide_prob, fill, seed, return_mask)
 
+
+def hide_with_fill(
+    images: tf.Tensor,
+    patch_sizes: PatchSizes,
+    hide_prob: float,
+    fill: tf.Tensor,
+    seed: Any,
+    return_mask: bool = False,
+) -> tf.Tensor | tuple[tf.Tensor, tf.Tensor]:
+    """`hide_patches` with the fill already a tensor in the images' dtype: a scalar or (C,).
+
+    The `HideAndSeek` layer calls it under TensorFlow (and inside `tf.data`), where its fill may be
+    a running mean.
+    """
     single = images.shape.rank == 3
     batch = images[None] if single else images
     shape = tf.shape(batch)
     mask = hidden_cell_mask(shape[0], shape[1], shape[2], patch_sizes, hide_prob, seed)
     if len(fill.shape) and fill.shape[0] > 1:
         fill = tf.reshape(fill, [1, 1, 1, -1])
+    hidden = tf.where(mask[..., None], fill, batch)
+    if single:
+        hidden, mask = hidden[0], mask[0]
+    return (hidden, mask) if return_mask else hidden
+
+
+# === Sequences (section 3.2) ===
+def validate_segment_length(segment_length: Any) -> int:
+    """Returns `segment_length` as an int >= 0 (steps per segment, 0 = no hiding).
+
+    Raises:
+        TypeError: not an integer.
+        ValueError: negative.
+    """
+    if isinstance(segment_length, bool) or not isinstance(segment_length, numbers.Integral):
+        raise TypeError(
+            "`segment_length` must be an int (steps per segment, 0 = no hiding). "
+            f"Received: segment_length={segment_length!r}"
+        )
+    if segment_length < 0:
+        raise ValueError(
+            "`segment_length` must be >= 0 (0 = no hiding). "
+            f"Received: segment_length={segment_length!r}"
+        )
+    return int(segment_length)
+
+
+def _check_sequences(sequences: Any) -> tf.Tensor:
+    sequences = tf.convert_to_tensor(sequences)
+    if (
+        not (sequences.dtype.is_floating or sequences.dtype.is_integer)
+        or sequences.dtype == tf.bool
+    ):
+        raise TypeError(
+            "`sequences` must have a numeric dtype (float32, bfloat16, float16, ...). "
+            f"Received: sequences.dtype={sequences.dtype.name}"
+        )
+    if sequences.shape.rank not in (2, 3):
+        raise ValueError(
+            "`sequences` must be one sequence (T, D) or a batch (B, T, D). "
+            f"Received: sequences.shape={sequences.shape}"
+        )
+    return sequences
+
+
+def hidden_segment_mask(
+    batch_size: tf.Tensor,
+    length: tf.Tensor,
+    segment_length: int,
+    hide_prob: float = 0.5,
+    seed: Any = None,
+) -> tf.Tensor:
+    """Boolean hidden-step mask (B, T): consecutive segments from step 0, each hidden with `hide_prob`.
+
+    Segments are `segment_length` steps from the start, the last one clipped at T; every sequence draws
+    its own segments. The mask is a pure function of (shape, arguments, seed).
+
+    Args:
+        batch_size, length: scalar int tensors (or ints), B and T.
+        segment_length: steps per segment; 0 hides nothing.
+        hide_prob: probability of hiding each segment.
+        seed: None, an int, or a [2] int stateless seed.
+
+    Returns:
+        A bool tensor (batch_size, length).
+    """
+    segment_length = validate_segment_length(segment_length)
+    hide_prob = validate_hide_prob(hide_prob)
+    seed = _resolve_seed(seed)
+    if segment_length == 0 or hide_prob == 0.0:
+        return tf.zeros([batch_size, length], dtype=tf.bool)
+    num_segments = (length + segment_length - 1) // segment_length
+    segment_hidden = (
+        tf.random.stateless_uniform([batch_size, num_segments], seed=seed, alg=_RNG) < hide_prob
+    )
+    # Step -> segment index; one small gather builds the (B, T) mask.
+    return tf.gather(segment_hidden, tf.range(length) // segment_length, axis=1)
+
+
+def hide_segments(
+    sequences: Any,
+    segment_length: int,
+    hide_prob: float = 0.5,
+    fill_value: float | Sequence[float] = 0.0,
+    seed: Any = None,
+    return_mask: bool = False,
+) -> tf.Tensor | tuple[tf.Tensor, tf.Tensor]:
+    """Hides random temporal segments of each feature sequence with `fill_value` (section 3.2).
+
+    The paper's video recipe: the F_total steps of a video are split into consecutive segments of
+    F_segment = `segment_length` steps (from step 0; the last one is clipped when F_segment does not divide
+    F_total) and each segment is hidden independently with probability `hide_prob`; every sequence draws
+    its own segments. Hidden steps are set exactly to `fill_value` in every feature (rounded for integer
+    inputs); visible steps come back bit-identical.
+
+    Use it at training time only. For the paper's fill, pass the dataset-mean feature (one value per
+    feature, in the sequences' own units; see `compute_dataset_mean`).
+
+    Args:
+        sequences: (T, D) or (B, T, D), any T and D >= 1, numeric dtype.
+        segment_length: F_segment, steps per segment; 0 hides nothing. A length >= T makes the whole
+            sequence one segment.
+        hide_prob: probability of hiding each segment, in [0, 1].
+        fill_value: scalar or one value per feature (D values).
+        seed: None for fresh randomness on every call (from TF's global RNG), or a stateless seed (int,
+            or int tensor of shape [2]) making the output a pure function of (sequences, seed); in a
+            `tf.data` map pass per-batch seeds, as for `hide_patches`.
+        return_mask: also return the boolean hidden-step mask, (B, T) or (T,).
+
+    Returns:
+        The sequences with hidden segments, same shape and dtype; and the mask if `return_mask`.
+
+    Raises:
+        TypeError: non-numeric sequences, a non-integer segment length, a non-numeric fill or probability.
+        ValueError: rank other than 2 or 3, `hide_prob` outside [0, 1], a negative `segment_length`,
+            `fill_value` whose length is neither 1 nor D (or not representable in an integer dtype).
+
+    Example:
+        >>> features = tf.zeros([16, 2000, 4096])  # C3D fc7, 2000 steps per video
+        >>> hidden = hide_segments(features, 100, 0.5, fill_value=mean_feature, seed=[0, 42])
+    """
+    sequences = _check_sequences(sequences)
+    fill = _fill_tensor(
+        validate_fill_value(fill_value), sequences.shape[-1], sequences.dtype, axis="D=feature"
+    )
+    single = sequences.shape.rank == 2
+    batch = sequences[None] if single else sequences
+    shape = tf.shape(batch)
+    mask = hidden_segment_mask(shape[0], shape[1], segment_length, hide_prob, seed)
+    if len(fill.shape) and fill.shape[0] > 1:
+        fill = tf.reshape(fill, [1, 1, -1])
     hidden = tf.where(mask[..., None], fill, batch)
     if single:
         hidden, mask = hidden[0], mask[0]

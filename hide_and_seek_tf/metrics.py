@@ -110,7 +110,7 @@ def label_ranks(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return ahead.sum(axis=1)
 
 
-def pad_boxes(gt_boxes: Any, batch_size: int | None = None) -> np.ndarray:
+def dense_gt_boxes(gt_boxes: Any, batch_size: int | None = None) -> np.ndarray:
     """Ground-truth boxes as a dense (B, G, 4) array padded with -1 rows.
 
     Accepts a dense (B, G, 4) or (B, 4) array (or tensor), a `tf.RaggedTensor`, or a sequence
@@ -267,7 +267,7 @@ class LocalizationEvaluator:
                 f"`boxes_per_threshold` must be (B, T, 4) = ({b}, {t}, 4). "
                 f"Received shape {boxes.shape}"
             )
-        gt = pad_boxes(gt_boxes, b)
+        gt = dense_gt_boxes(gt_boxes, b)
         if all_boxes is None and self.num_with_all_boxes:
             raise ValueError("`all_boxes` was given for earlier batches; give it for every batch.")
         if all_boxes is not None and self.num_images and not self.num_with_all_boxes:
@@ -297,14 +297,20 @@ class LocalizationEvaluator:
 
     def accumulate_cams(
         self, logits: Any, cams: Any, labels: Any, gt_boxes: Any, max_components: int = 16
-    ) -> None:
+    ) -> tuple[Any, Any]:
         """Adds one batch from the ground-truth class's CAMs (B, H, W): makes the largest-
-        component boxes and the every-component boxes with `cams_to_boxes`, then `accumulate`."""
+        component boxes and the every-component boxes with `cams_to_boxes`, then `accumulate`.
+
+        Returns:
+            (largest-component boxes (B, T, 4), every-component boxes (B, T, max_components, 4)),
+            int32 `tf.Tensor`s (T = len(cam_thresholds)).
+        """
         from hide_and_seek_tf.boxes import cams_to_boxes
 
         largest = cams_to_boxes(cams, self.cam_thresholds, mode="largest")
         every = cams_to_boxes(cams, self.cam_thresholds, mode="all", max_components=max_components)
         self.accumulate(logits, largest, labels, gt_boxes, all_boxes=every)
+        return largest, every
 
     def compute(self) -> dict[str, Any]:
         """The metrics so far (percentages), as a JSON-serializable dict.
@@ -399,7 +405,7 @@ class FixedBoxBaseline:
 
     def accumulate(self, gt_boxes: Any, labels: Any = None) -> None:
         """Adds one batch of ground-truth boxes ((B, G, 4) padded, (B, 4), ragged or a list)."""
-        gt = pad_boxes(gt_boxes)
+        gt = dense_gt_boxes(gt_boxes)
         b = gt.shape[0]
         boxes = np.broadcast_to(self.box, (b, 1, 4))
         # Classification is not part of a fixed-box baseline: one class, always "right".
@@ -435,7 +441,7 @@ def choose_fixed_box(
     Returns:
         [x0, y0, x1, y1] inclusive.
     """
-    gt = pad_boxes(gt_boxes)
+    gt = dense_gt_boxes(gt_boxes)
     if gt.shape[0] == 0:
         raise ValueError("`gt_boxes` must hold at least one image.")
     height, width = (int(v) for v in image_size)

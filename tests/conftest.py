@@ -25,3 +25,16 @@ def tiny_imagenet_subset() -> Path:
     if not TINY_IMAGENET_SUBSET.exists():
         pytest.skip(f"real data not found at {TINY_IMAGENET_SUBSET}")
     return TINY_IMAGENET_SUBSET
+
+
+@pytest.fixture(scope="session")
+def fake_tiny_imagenet():
+    """`make(directory, as_zip=True, **layout)`: writes the fake Tiny ImageNet of
+    tests/fake_tiny_imagenet.py (its default layout, or `tiny_imagenet_files(**layout)`) and
+    returns the zip or the folder."""
+    from tests.fake_tiny_imagenet import tiny_imagenet_files, write_tiny_imagenet
+
+    def make(directory: Path, as_zip: bool = True, **layout) -> Path:
+        return write_tiny_imagenet(tiny_imagenet_files(**layout), directory, as_zip)
+
+    return make

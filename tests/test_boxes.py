@@ -2,6 +2,11 @@
 (`scipy.ndimage.label`, 8-connectivity) on thousands of random and structured maps, the
 documented degenerate cases, and export in a SavedModel without Python or SciPy."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -253,3 +258,26 @@ def test_one_threshold_route_matches_scipy(threshold):
         np.testing.assert_array_equal(
             cams_to_boxes(cams, threshold, jit_compile=False).numpy(), want
         )
+
+
+def test_box_search_graph_passes_grapplers_layout_optimizer_cleanly():
+    """TensorFlow logs "layout failed" (an E line at every first call) when the optimizer meets
+    a pattern it cannot rewrite; the box search must not contain one."""
+    code = (
+        "import numpy as np\n"
+        "from hide_and_seek_tf.boxes import cams_to_boxes\n"
+        "cams = np.random.default_rng(0).random((4, 12, 12), np.float32)\n"
+        "for mode in ('largest', 'all'):\n"
+        "    for jit in (True, False):\n"
+        "        cams_to_boxes(cams, tuple(np.arange(100) / 100), mode=mode, jit_compile=jit)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "layout failed" not in done.stderr, done.stderr

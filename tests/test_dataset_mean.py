@@ -68,3 +68,21 @@ def test_bad_inputs():
         compute_dataset_mean(tf.data.Dataset.from_tensor_slices(np.zeros((0, 4, 4, 3))))
     with pytest.raises(ValueError, match="'image' key"):
         compute_dataset_mean(tf.data.Dataset.from_tensors({"img": tf.zeros([2, 2, 3])}))
+
+
+def test_feature_sequences_give_the_mean_feature_over_every_step():
+    # Videos of different lengths, as (T, D) arrays and as sequence element dicts.
+    rng = np.random.default_rng(2)
+    videos = [rng.normal(size=(length, 4)) for length in (3, 10, 7)]
+    steps = np.concatenate(videos)
+    ragged = tf.data.Dataset.from_generator(
+        lambda: iter(videos), output_signature=tf.TensorSpec([None, 4], tf.float64)
+    )
+    mean, std, count = compute_dataset_moments(ragged)
+    np.testing.assert_allclose(mean, steps.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(std, steps.std(0), rtol=1e-9)
+    assert count == 20
+    as_dicts = ragged.map(lambda x: {"features": x, "labels": tf.zeros([2])})
+    np.testing.assert_allclose(compute_dataset_mean(as_dicts), steps.mean(0), rtol=1e-12)
+    with pytest.raises(ValueError, match="element shape"):
+        compute_dataset_mean(tf.data.Dataset.from_tensor_slices(np.zeros((3, 4))))  # rank 1

@@ -21,6 +21,18 @@ def test_demo_writes_report_table_and_pictures_and_reuses_finished_runs(tmp_path
         k: v for k, v in has.items() if k not in ("hide_patch_sizes", "run_dir")
     }  # same seed, data, model and budget
 
+    # The protocol: MaxBoxAcc's threshold chosen on val, the table scored on test at it.
+    for name, run in (("GAP", "gap"), ("Hide-and-Seek", "hide_and_seek")):
+        scored = results[name]
+        chosen = json.loads((out / run / "eval" / "val" / "metrics.json").read_text())
+        assert (chosen["data"]["split"], scored["data"]["split"]) == ("val", "test")
+        m = scored["metrics"]
+        assert (m["threshold_split"], m["scored_split"]) == ("val", "test")
+        tau = chosen["metrics"]["max_box_acc_threshold"]
+        assert m["max_box_acc_threshold"] == tau
+        curves = m["curves"]
+        assert m["max_box_acc"] == curves["box_acc"]["0.5"][curves["cam_thresholds"].index(tau)]
+
     model_time = (out / "gap" / "model.keras").stat().st_mtime_ns
     run_demo(out, seed=1, epochs=1, num_images=64, val_images=32, progress=False)
     assert (out / "gap" / "model.keras").stat().st_mtime_ns == model_time  # reused, not retrained

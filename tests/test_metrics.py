@@ -10,8 +10,8 @@ from hide_and_seek_tf.metrics import (
     best_iou,
     box_iou,
     choose_fixed_box,
+    dense_gt_boxes,
     label_ranks,
-    pad_boxes,
 )
 
 
@@ -49,11 +49,11 @@ def test_label_ranks_break_ties_like_top_k():
     np.testing.assert_array_equal(label_ranks(logits, [3]), [3])
 
 
-def test_pad_boxes_accepts_ragged_lists():
-    dense = pad_boxes([np.array([[0, 0, 1, 1]]), np.array([[0, 0, 2, 2], [3, 3, 4, 4]])])
+def test_dense_gt_boxes_accepts_ragged_lists():
+    dense = dense_gt_boxes([np.array([[0, 0, 1, 1]]), np.array([[0, 0, 2, 2], [3, 3, 4, 4]])])
     assert dense.shape == (2, 2, 4)
     np.testing.assert_array_equal(dense[0, 1], [-1, -1, -1, -1])
-    assert pad_boxes([[0, 0, 1, 1], [2, 2, 3, 3]]).shape == (2, 1, 4)
+    assert dense_gt_boxes([[0, 0, 1, 1], [2, 2, 3, 3]]).shape == (2, 1, 4)
 
 
 def _batch():

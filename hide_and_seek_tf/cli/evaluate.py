@@ -2,15 +2,21 @@
 """Evaluate a trained run: classification, GT-known / Top-1 / Top-5 Loc, MaxBoxAcc(V2), baselines.
 
     python evaluate.py --run-dir runs/demo                          # val split, paper threshold
-    python evaluate.py --run-dir runs/tiny-has16 --split train_holdout --sweep   # choose a threshold
-    python evaluate.py --run-dir runs/tiny-has16 --thresholds 0.25 --ten-crop    # report at it
-    python evaluate.py --model resnet.keras --data tfds:caltech_birds2011 --split test \
+    python evaluate.py --run-dir runs/tiny-has16 --choose-on train_holdout --split val \\
+        --occlusion 0,0.25,0.5,0.75                                 # Choe et al.'s protocol
+    python evaluate.py --run-dir runs/tiny-has16 --thresholds 0.25 --ten-crop    # report at 0.25
+    python evaluate.py --model resnet.keras --data tfds:caltech_birds2011 --split test \\
         --preprocessing caffe                                   # any Keras GAP/GMP classifier
 
-Writes RUN/eval/ (with --model: eval/ beside the file): metrics.json, thresholds.csv,
-threshold_curve.png, cams.png (atomically).
-A threshold swept on the reported split is tuned on test data (Choe et al., CVPR 2020): sweep on a
-held-out split, then report the other split at the chosen threshold. The work is done by
+Writes RUN/eval/ (with --model: eval/ beside the file): metrics.json, per_image.csv,
+thresholds.csv, threshold_curve.png, cams.png, cam_contrast.png (atomically). --choose-on SPLIT
+chooses the CAM thresholds on SPLIT (the tau that maximises BoxAcc, one per IoU for MaxBoxAccV2;
+refused if the model trained on SPLIT) and reports MaxBoxAcc, MaxBoxAccV2, GT-known and Top-1 Loc
+at them on --split; without it the reported split chooses for itself, an upper bound (Choe et al.,
+CVPR 2020). `--model` takes any Keras classifier whose global pooling feeds a Dense (the CAM layers
+are found in the graph unless named by --cam-layer / --classifier-layer).
+A temporal run (train.py --task temporal) gets mAP at tIoU 0.1-0.5 instead, see
+`hide_and_seek_tf.temporal.run.evaluate_temporal_run`. The work is done by
 `hide_and_seek_tf.evaluation.evaluate_run`.
 """
 
@@ -23,7 +29,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import hide_and_seek_tf.cli  # noqa: F401  (quiet TensorFlow start, before it is imported)
+from hide_and_seek_tf.cli import import_tensorflow
+from hide_and_seek_tf.training.run_dir import EVAL_DIR
+
+
+def _fractions(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        values = []
+    if not values or not all(0.0 <= v <= 1.0 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"`--occlusion` must be comma-separated fractions in [0, 1]. Received: {text!r}"
+        )
+    return values
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -39,7 +58,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="any Keras classifier saved as .keras (global pooling -> Dense); needs --data",
     )
     parser.add_argument("--data", help="data spec to evaluate on (default: the run's)")
-    parser.add_argument("--split", default="val", help="split to evaluate (default: val)")
+    parser.add_argument("--split", default="val", help="split to report (default: val)")
+    parser.add_argument(
+        "--choose-on",
+        metavar="SPLIT",
+        help="split the CAM thresholds are chosen on, e.g. train_holdout (default: --split "
+        "itself, an upper bound); sweeps 0.00..0.99 unless --thresholds is given",
+    )
     grid = parser.add_mutually_exclusive_group()
     grid.add_argument(
         "--thresholds",
@@ -53,6 +78,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=float,
         help="threshold GT-known / Top-1 / Top-5 Loc are reported at (default: the paper's)",
     )
+    parser.add_argument(
+        "--occlusion",
+        type=_fractions,
+        metavar="F,F,...",
+        help="occlusion test: top-1 with each cell hidden with probability f, e.g. 0,0.25,0.5,0.75",
+    )
+    parser.add_argument("--occlusion-cell", type=int, default=16, help="cell side (default 16 px)")
+    parser.add_argument("--occlusion-seed", type=int, default=2017, help="mask seed")
     parser.add_argument("--ten-crop", action="store_true", help="average over 10 crops")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--num-images", type=int, help="evaluate the first N images only")
@@ -75,14 +108,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from hide_and_seek_tf.evaluation import evaluate_run
+    import_tensorflow()
+    from hide_and_seek_tf.temporal.run import is_temporal_run, main_evaluate
+
+    if args.run_dir and is_temporal_run(
+        args.run_dir
+    ):  # train.py --task temporal: mAP at tIoU 0.1-0.5
+        return main_evaluate(args)
+    from hide_and_seek_tf.evaluation import evaluate_run, format_report
 
     run_dir, out_dir, load_run = args.run_dir, args.out_dir, None
     if args.model:
         from hide_and_seek_tf.classifier import load_classifier
 
         run_dir = Path(args.model)
-        out_dir = out_dir or run_dir.parent / "eval"
+        out_dir = out_dir or run_dir.parent / EVAL_DIR
 
         def load_run(_):
             return load_classifier(args.model), {"data": args.data}, None
@@ -92,9 +132,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_dir,
             data=args.data,
             split=args.split,
+            choose_on=args.choose_on,
             thresholds=args.thresholds,
             sweep=args.sweep,
             fixed_threshold=args.fixed_threshold,
+            occlusion=args.occlusion,
+            occlusion_cell=args.occlusion_cell,
+            occlusion_seed=args.occlusion_seed,
             ten_crop=args.ten_crop,
             batch_size=args.batch_size,
             num_images=args.num_images,
@@ -108,22 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
-    m = result["metrics"]
-    base = result["baselines"]
-    print(
-        f"\n{result['model']['name']} on {result['data']['spec']} / {result['data']['split']} "
-        f"({m['num_images']} images{', ten-crop' if args.ten_crop else ''})\n"
-        f"  top-1 / top-5 classification : {m['top1_cls']:.2f} / {m['top5_cls']:.2f}\n"
-        f"  at CAM threshold {m['cam_threshold']:g}, IoU 0.5:\n"
-        f"    GT-known Loc               : {m['gt_known_loc']:.2f}\n"
-        f"    Top-1 / Top-5 Loc          : {m['top1_loc']:.2f} / {m['top5_loc']:.2f}\n"
-        f"  MaxBoxAcc                    : {m['max_box_acc']:.2f} "
-        f"(t = {m['max_box_acc_threshold']:g})\n"
-        f"  MaxBoxAccV2                  : {m['max_box_acc_v2']:.2f}\n"
-        f"  baselines, GT-known Loc      : whole image {base['whole_image']['gt_known_loc']:.2f}, "
-        f"train box {base['train_box']['box']} {base['train_box']['gt_known_loc']:.2f}\n"
-        f"  written to {out_dir or os.path.join(run_dir, 'eval')}"
-    )
+    out_dir = out_dir or os.path.join(run_dir, EVAL_DIR)
+    print("\n" + format_report(result, out_dir))
     return 0
 
 

@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import hide_and_seek_tf.cli  # noqa: F401  (quiet TensorFlow start, before it is imported)
+from hide_and_seek_tf.cli import import_tensorflow
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.class_names and not args.model:
         parser.error("--class-names goes with --model (a run directory has its own)")
-
+    import_tensorflow()
     from hide_and_seek_tf.export import export_model, export_run
+    from hide_and_seek_tf.training.run_dir import SERVING_DIR
 
     options = dict(
         max_batch_size=args.max_batch_size,
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     common = (args.version, args.threshold, args.top_k, args.cam_size, not args.no_xla)
     try:
         if args.model:
-            out = args.out or Path(args.model).parent / "serving"
+            out = args.out or Path(args.model).parent / SERVING_DIR
             path = export_model(args.model, args.class_names, out, *common, **options)
         else:
             path = export_run(args.run_dir, args.out, *common, **options)

@@ -7,6 +7,7 @@
         --run-dir runs/tiny-has16
     python train.py --run-dir runs/tiny-has16 --resume   # continue a killed run
     python train.py --hide-patch-sizes none           # the plain GAP baseline
+    python train.py --task temporal --segment-length 10   # Video-HaS on synthetic sequences
 
 Distribution: `--strategy mirrored` replicates over the local GPUs (or over `--cpu-devices N`
 logical CPU devices); `--strategy multi-worker` runs one process per worker, the cluster given in
@@ -28,32 +29,38 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-import hide_and_seek_tf.cli  # noqa: F401  (quiet TensorFlow start, before it is imported)
-from hide_and_seek_tf.training import RECIPES, TrainConfig, configure_cpu_devices, train
-from hide_and_seek_tf.training.config import (
+from hide_and_seek_tf.cli import BACKENDS, import_tensorflow
+from hide_and_seek_tf.models.contract import POOLINGS
+from hide_and_seek_tf.training.config import (  # no TensorFlow: `--help` starts fast and quietly
+    AUGMENTS,
     DEMO_BATCH_SIZE,
     DEMO_EPOCHS,
     DEMO_HIDE_PATCH_SIZES,
     DEMO_IMAGE_SIZE,
     DEMO_NUM_IMAGES,
+    RECIPES,
     STRATEGIES,
+    TrainConfig,
     sequence_of_ints,
 )
+from hide_and_seek_tf.training.run_dir import CONFIG_FILE, HISTORY_FILE, MODEL_FILE
 
 
 def _data_spec(values: list[str]) -> str:
-    """`--data synthetic`, `--data tiny-imagenet PATH`, `--data tfds:NAME` -> one spec string."""
+    """`--data synthetic`, `--data cub PATH` (= `cub:PATH`), `--data wsol:DIR` -> one spec string."""
+    from hide_and_seek_tf.data.spec import SOURCES, spec_forms
+
     if len(values) == 1:
         return values[0]
-    if len(values) == 2 and values[0] in ("tiny-imagenet", "tfds"):
+    if len(values) == 2 and values[0].lower().replace("_", "-") in SOURCES:
         return f"{values[0]}:{values[1]}"
     raise ValueError(
-        "`--data` must be 'synthetic', 'tiny-imagenet PATH' or 'tfds:NAME'. "
-        f"Received: --data {' '.join(values)}"
+        f"`--data` must be one of {spec_forms()} (or KIND PATH). Received: --data {' '.join(values)}"
     )
 
 
@@ -85,9 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         nargs="+",
         metavar="SPEC",
-        help="synthetic (default) | tiny-imagenet PATH (zip or folder) | tfds:NAME",
+        help="synthetic (default) | tiny-imagenet:PATH | tfds:NAME | cub:PATH | imagenet:PATH | "
+        "wsol:METADATA_DIR | csv:FILE (README: Data)",
     )
-    data.add_argument("--data-dir", help="TFDS data directory")
+    data.add_argument("--data-dir", help="wsol:/csv: the image root; tfds: the TFDS data directory")
     data.add_argument(
         "--classes", help="K (the first K classes) or a comma-separated list of class ids"
     )
@@ -108,16 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model = p.add_argument_group("model and Hide-and-Seek")
     model.add_argument("--model", help="build_model name (default small_gap)")
-    model.add_argument("--pooling", choices=("avg", "max"), help="global pooling (default avg)")
+    model.add_argument(
+        "--weights",
+        help="pretrained backbone (vgg16_gap, resnet50_gap, inception_v3_gap): imagenet or a "
+        "weights file",
+    )
+    model.add_argument("--pooling", choices=POOLINGS, help="global pooling (default avg)")
     model.add_argument(
         "--hide-patch-sizes",
         help="comma-separated cell sides in pixels, 0 = show the whole image; 'none' = no hiding "
         "(the GAP baseline). Default " + ",".join(map(str, DEMO_HIDE_PATCH_SIZES)),
     )
     model.add_argument("--hide-prob", type=float, help="probability of hiding a cell (default 0.5)")
-    model.add_argument(
-        "--augment", choices=("flip", "crop_flip"), help="training augmentation (default flip)"
-    )
+    model.add_argument("--augment", choices=AUGMENTS, help="training augmentation (default flip)")
     opt = p.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, help=f"default {DEMO_EPOCHS}")
     opt.add_argument(
@@ -127,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--schedule",
         choices=sorted(RECIPES),
         help="adam (default): Adam, cosine decay to lr/100; paper: SGD momentum 0.9, lr decayed "
-        "exponentially from 0.01 to 0.0001 over the run",
+        "exponentially from 0.01 to 0.0001 over the run; finetune (with --weights): SGD, new "
+        "layers at 10x the backbone's lr, lr/10 at 30/60/90%% of the run",
     )
     opt.add_argument("--lr", type=float, help="initial learning rate (default: the schedule's)")
     opt.add_argument("--weight-decay", type=float, help="default: the schedule's")
@@ -138,6 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="evaluate on the validation split every epoch (default on)",
     )
+    temporal = p.add_argument_group("temporal task (videos; hide_and_seek_tf.temporal)")
+    temporal.add_argument(
+        "--task",
+        choices=("image", "temporal"),
+        default="image",
+        help="temporal: action localization on feature sequences, --data synthetic-sequences "
+        "(default) | video-features:PATH; see `hide_and_seek_tf.temporal.run`",
+    )
+    temporal.add_argument("--segment-length", type=int, help="F_segment (0: Video-full)")
+    temporal.add_argument("--num-steps", type=int, help="F_total, steps per video")
+    temporal.add_argument("--filters", type=int, help="kernels per 1x1 conv (default 500)")
     run = p.add_argument_group("run and hardware")
     run.add_argument(
         "--run-dir", help="output directory (default runs/<data>-<model>-<has|gap>-<time>)"
@@ -150,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         "taken from its config.json",
     )
     run.add_argument("--backup-every", type=int, help="steps between saves of the resumable state")
+    run.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="Keras backend to train with (default: KERAS_BACKEND, else tensorflow); the same "
+        "tf.data pipeline feeds every backend, and the run directory loads under any of them",
+    )
     run.add_argument(
         "--strategy", choices=STRATEGIES, help="tf.distribute strategy (default: none)"
     )
@@ -196,7 +225,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.hide_patch_sizes is not None:
         given["hide_patch_sizes"] = sequence_of_ints(args.hide_patch_sizes, "--hide-patch-sizes")
     for name in (
-        "data_dir", "max_per_class", "train_split", "num_images", "model", "pooling", "hide_prob", "augment", "epochs",
+        "data_dir", "max_per_class", "train_split", "num_images", "model", "weights", "pooling", "hide_prob", "augment", "epochs",
         "batch_size", "schedule", "lr", "weight_decay", "seed", "steps_per_epoch", "validation",
         "run_dir", "resume", "backup_every", "strategy", "mixed_precision", "jit_compile",
     ):  # fmt: skip
@@ -204,20 +233,45 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         if value is not None:
             given[name] = value
     base: dict[str, Any] = {}
-    saved = Path(args.run_dir or "", "config.json")
+    saved = Path(args.run_dir or "", CONFIG_FILE)
     if args.resume and args.run_dir and saved.is_file():
         base = json.loads(saved.read_text())
     return TrainConfig.from_dict({**base, **given}, ignore_unknown=True)
+
+
+def _use_backend(parser: argparse.ArgumentParser, name: str) -> None:
+    """Sets KERAS_BACKEND before Keras is imported (Keras reads it once, at import)."""
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = name
+        return
+    import keras
+
+    if keras.config.backend() != name:
+        parser.error(
+            f"--backend {name}: Keras was already imported with the {keras.config.backend()} "
+            "backend; pass --backend on the command line or set KERAS_BACKEND before Python starts"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.backend:
+        _use_backend(parser, args.backend)
+    if args.task == "temporal":
+        from hide_and_seek_tf.temporal.run import main_train
+
+        return main_train(args)
+    if any(getattr(args, n) is not None for n in ("segment_length", "num_steps", "filters")):
+        parser.error("--segment-length, --num-steps and --filters need --task temporal")
     try:
         config = config_from_args(args)
     except (ValueError, TypeError) as e:
         parser.error(str(e))
+    import_tensorflow()
+    from hide_and_seek_tf.training.loop import configure_cpu_devices, train
+
     if args.cpu_devices:
         configure_cpu_devices(args.cpu_devices)
 
@@ -233,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_summary(run_dir: Path) -> None:
-    with (run_dir / "history.csv").open() as f:
+    with (run_dir / HISTORY_FILE).open() as f:
         rows = list(csv.DictReader(f))
     print(f"\nRun directory: {run_dir}")
     if rows:
@@ -241,7 +295,7 @@ def _print_summary(run_dir: Path) -> None:
         shown = [f"epoch={int(float(last.pop('epoch'))) + 1}"]
         shown += [f"{k}={float(v):.4g}" for k, v in last.items() if v and k != "learning_rate"]
         print(f"Final: {', '.join(shown)}")
-    print(f"Model: {run_dir / 'model.keras'}")
+    print(f"Model: {run_dir / MODEL_FILE}")
 
 
 def _log_to_stdout() -> None:

@@ -4,7 +4,9 @@ Element (unbatched), yielded by every source::
 
     {"image": uint8 (H, W, 3), "label": int32 (), "boxes": float32 (n, 4), "id": string ()}
 
-Boxes are x0, y0, x1, y1 in inclusive pixel coordinates of `image` (width = x1 - x0 + 1), n >= 1.
+Boxes are x0, y0, x1, y1 in inclusive pixel coordinates of `image` (width = x1 - x0 + 1). n >= 1,
+except for training images of sources where not every image is annotated (ImageNet train, CSV rows
+without a box): n = 0 there, and evaluation refuses such images by name.
 
 Geometry convention: a box's *edges* are L = x0 and R = x1 + 1 on the continuous axis where pixel i
 spans [i, i + 1]. Every geometric transform (resize, flip, crop) maps the edges linearly, and the
@@ -22,6 +24,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from hide_and_seek_tf._checks import positive_int
+
 ELEMENT_KEYS = ("image", "label", "boxes", "id")
 
 
@@ -36,7 +40,11 @@ class DatasetInfo:
         image_size: (H, W) when every image has it, else None.
         num_examples: number of elements when known, else None.
         wnids: dataset-specific class ids per label when they differ from `class_names`
-            (WordNet ids for Tiny ImageNet), else None.
+            (WordNet ids for Tiny ImageNet and ImageNet, CUB's folder names), else None.
+        max_boxes: the most boxes any element has, when known (evaluation pads to it).
+        num_without_boxes: elements with no box (ImageNet train images without annotation,
+            CSV rows with empty box fields): usable for training; evaluation refuses them.
+        without_boxes: the ids of the first few of them, for messages.
     """
 
     name: str
@@ -45,6 +53,9 @@ class DatasetInfo:
     image_size: tuple[int, int] | None
     num_examples: int | None
     wnids: tuple[str, ...] | None = None
+    max_boxes: int | None = None
+    num_without_boxes: int = 0
+    without_boxes: tuple[str, ...] = ()
 
 
 def parse_image_size(image_size: Any, name: str = "image_size") -> tuple[int, int]:
@@ -73,13 +84,7 @@ def parse_image_size(image_size: Any, name: str = "image_size") -> tuple[int, in
 
 def check_count(value: Any, name: str) -> int | None:
     """Returns `value` if it is None or a positive int; raises naming `name` otherwise."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be None or a positive int. Received: {name}={value!r}")
-    if value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
-    return int(value)
+    return positive_int(value, name, optional=True)
 
 
 def check_element_spec(ds: Any, name: str = "ds") -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf.data.common import (
     affine_boxes,
     check_element_spec,
@@ -38,14 +39,6 @@ AUGMENTATIONS = ("none", "flip", "crop_flip")
 # Random resized crop: area fraction and aspect ratio ranges (kept mild: objects must stay in view).
 CROP_AREA = (0.5, 1.0)
 CROP_ASPECT = (3.0 / 4.0, 4.0 / 3.0)
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be a positive int. Received: {name}={value!r}")
-    if value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
-    return int(value)
 
 
 def _augmentation(augment: Any) -> str:
@@ -142,7 +135,7 @@ def random_resized_crop(
     return images, boxes
 
 
-def pad_boxes(element: dict, max_boxes: int) -> dict:
+def pad_element_boxes(element: dict, max_boxes: int) -> dict:
     """Pads an element's (n, 4) boxes to (max_boxes, 4) with rows of -1.
 
     Raises:
@@ -227,9 +220,9 @@ def make_pipeline(
     """
     check_element_spec(ds)
     size = parse_image_size(image_size)
-    batch_size = _positive_int(batch_size, "batch_size")
-    max_boxes = _positive_int(max_boxes, "max_boxes")
-    shuffle_buffer = _positive_int(shuffle_buffer, "shuffle_buffer")
+    batch_size = positive_int(batch_size, "batch_size")
+    max_boxes = positive_int(max_boxes, "max_boxes")
+    shuffle_buffer = positive_int(shuffle_buffer, "shuffle_buffer")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"`seed` must be an int. Received: seed={seed!r}")
     if not isinstance(cache, bool | str):
@@ -246,7 +239,7 @@ def make_pipeline(
     ds = ds.map(lambda e: resize_element(e, size), num_parallel_calls=autotune)
     with_boxes = not training or return_boxes
     if with_boxes:
-        ds = ds.map(lambda e: pad_boxes(e, max_boxes), num_parallel_calls=autotune)
+        ds = ds.map(lambda e: pad_element_boxes(e, max_boxes), num_parallel_calls=autotune)
         keys = ("image", "label", "boxes", "id")
     else:
         keys = ("image", "label")

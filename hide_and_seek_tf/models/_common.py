@@ -7,12 +7,12 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from hide_and_seek_tf.models.contract import POOLINGS, PREDICTIONS
+
 #: Default statistics when the caller gives none: raw 0..255 pixels map to [-1, 1]. Training passes
 #: the dataset's own per-channel mean and std instead (never ImageNet's constants silently).
 DEFAULT_MEAN = 127.5
 DEFAULT_STD = 127.5
-
-POOLINGS = ("avg", "max")
 
 
 def check_common_args(
@@ -90,4 +90,4 @@ def classification_head(features, num_classes: int, pooling: str):
         x = keras.layers.GlobalAveragePooling2D(name="gap")(features)
     else:
         x = keras.layers.GlobalMaxPooling2D(name="gmp")(features)
-    return keras.layers.Dense(num_classes, name="predictions", dtype="float32")(x)
+    return keras.layers.Dense(num_classes, name=PREDICTIONS, dtype="float32")(x)

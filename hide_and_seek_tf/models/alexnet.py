@@ -12,6 +12,7 @@ from __future__ import annotations
 import keras
 
 from hide_and_seek_tf.models._common import classification_head, conv_bn_relu
+from hide_and_seek_tf.models.contract import CAM_FEATURES
 
 
 def _alexnet_trunk(x, conv1_kernel: int, conv1_stride: int):
@@ -25,7 +26,7 @@ def _alexnet_trunk(x, conv1_kernel: int, conv1_stride: int):
     # Stride 1 at pool5 keeps the resolution the CAM needs (14 x 14 at 224 px).
     x = keras.layers.MaxPooling2D(3, strides=1, padding="same", name="pool5")(x)
     x = conv_bn_relu(x, 512, 3, "conv6")
-    return conv_bn_relu(x, 512, 3, "conv7", activation_name="cam_features")
+    return conv_bn_relu(x, 512, 3, "conv7", activation_name=CAM_FEATURES)
 
 
 def alexnet_gap(inputs, x, num_classes: int, pooling: str, name: str = "alexnet_gap"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 
 from hide_and_seek_tf.models._common import classification_head, conv_bn_relu
+from hide_and_seek_tf.models.contract import CAM_FEATURES
 
 # (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj) per block, from Szegedy et al. 2015, table 1.
 _INCEPTION = {
@@ -48,5 +49,5 @@ def googlenet_gap(inputs, x, num_classes: int, pooling: str, name: str = "google
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool3")(x)
     for block in ("4a", "4b", "4c", "4d", "4e"):
         x = _inception(x, block)
-    features = conv_bn_relu(x, 1024, 3, "cam_conv", activation_name="cam_features")
+    features = conv_bn_relu(x, 1024, 3, "cam_conv", activation_name=CAM_FEATURES)
     return keras.Model(inputs, classification_head(features, num_classes, pooling), name=name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from hide_and_seek_tf.models._common import classification_head, conv_bn_relu
+from hide_and_seek_tf.models.contract import CAM_FEATURES
 
 
 def small_gap(inputs, x, num_classes: int, pooling: str, name: str = "small_gap"):
@@ -14,5 +15,5 @@ def small_gap(inputs, x, num_classes: int, pooling: str, name: str = "small_gap"
     x = keras.layers.MaxPooling2D(2, name="pool1")(x)
     x = conv_bn_relu(x, 64, 3, "conv2")
     x = keras.layers.MaxPooling2D(2, name="pool2")(x)
-    features = conv_bn_relu(x, 128, 3, "conv3", activation_name="cam_features")
+    features = conv_bn_relu(x, 128, 3, "conv3", activation_name=CAM_FEATURES)
     return keras.Model(inputs, classification_head(features, num_classes, pooling), name=name)

@@ -2,28 +2,27 @@
 
 A run directory holds config.json, dataset_mean.json, history.csv, checkpoints/, backup/ (resumable
 state), logs/ (TensorBoard) and finally model.keras; see docs/architecture.md.
+
+The names are imported on first use, so that `training.config` (all `train.py --help` needs) loads
+without TensorFlow.
 """
 
-from hide_and_seek_tf.training.config import RECIPES, TrainConfig, config_differences
-from hide_and_seek_tf.training.loop import (
-    configure_cpu_devices,
-    make_lr_schedule,
-    make_optimizer,
-    make_strategy,
-    train,
-)
-from hide_and_seek_tf.training.run_dir import data_fingerprint, dataset_statistics, load_run
+from hide_and_seek_tf._lazy import lazy_attributes
 
-__all__ = [
-    "RECIPES",
-    "TrainConfig",
-    "config_differences",
-    "configure_cpu_devices",
-    "data_fingerprint",
-    "dataset_statistics",
-    "load_run",
-    "make_lr_schedule",
-    "make_optimizer",
-    "make_strategy",
-    "train",
-]
+_PUBLIC = {
+    "RECIPES": "hide_and_seek_tf.training.config",
+    "TrainConfig": "hide_and_seek_tf.training.config",
+    "config_differences": "hide_and_seek_tf.training.config",
+    "configure_cpu_devices": "hide_and_seek_tf.training.loop",
+    "make_lr_schedule": "hide_and_seek_tf.training.loop",
+    "make_optimizer": "hide_and_seek_tf.training.loop",
+    "make_strategy": "hide_and_seek_tf.training.loop",
+    "train": "hide_and_seek_tf.training.loop",
+    "data_fingerprint": "hide_and_seek_tf.training.run_dir",
+    "dataset_statistics": "hide_and_seek_tf.training.run_dir",
+    "load_run": "hide_and_seek_tf.training.run_dir",
+}
+
+__all__ = sorted(_PUBLIC)
+
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC)

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 import hide_and_seek_tf
+from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf._io import save_model_atomic, write_json_atomic, write_text_atomic
 from hide_and_seek_tf.data import load_dataset, make_pipeline
 from hide_and_seek_tf.models import build_model
@@ -29,12 +30,14 @@ from hide_and_seek_tf.training.callbacks import (
     restore_state,
 )
 from hide_and_seek_tf.training.config import (
+    FINETUNE_DECAY_AT,
     MIXED_PRECISION,
     PAPER_FINAL_LR_FACTOR,
     RECIPES,
     TrainConfig,
     config_differences,
 )
+from hide_and_seek_tf.training.optimizers import LayerwiseSGD
 from hide_and_seek_tf.training.run_dir import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -61,11 +64,10 @@ def configure_cpu_devices(count: int) -> None:
     Must run before TensorFlow initialises its devices, i.e. before any other TF op in the process.
 
     Raises:
-        ValueError: `count` is not a positive int.
+        TypeError / ValueError: `count` is not a positive int.
         RuntimeError: TensorFlow's devices are already initialised.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"`count` must be a positive int. Received: count={count!r}")
+    positive_int(count, "count")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(
@@ -89,6 +91,11 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     """
     if name == "default":
         return tf.distribute.get_strategy()
+    if keras.config.backend() != "tensorflow":
+        raise ValueError(
+            f"`strategy`={name!r} is a tf.distribute strategy: it needs the TensorFlow backend. "
+            f"Received: KERAS_BACKEND={keras.config.backend()!r}"
+        )
     if name == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([d.name for d in devices])
@@ -134,14 +141,13 @@ def _all_agree(strategy: tf.distribute.Strategy, ok: bool) -> bool:
 # === Data ===
 def _load(config: TrainConfig, split: str, num_images: int | None):
     return load_dataset(
-        config.data,
+        config.data_spec,
         split,
         classes=list(config.classes) if isinstance(config.classes, tuple) else config.classes,
         max_per_class=config.max_per_class if split == config.train_split else None,
         num_images=num_images,
         image_size=config.image_size,
         seed=config.seed,
-        data_dir=config.data_dir,
     )
 
 
@@ -164,8 +170,13 @@ def make_lr_schedule(
 
     "paper": lr * PAPER_FINAL_LR_FACTOR ** (step / total_steps), a smooth exponential decay from lr
     to lr / 100 (0.01 -> 0.0001 at the default lr). "adam": a cosine decay from lr to lr / 100.
+    "finetune": lr divided by 10 at 30%, 60% and 90% of the steps (wsolevaluation's step decay).
     """
     lr, total_steps = config.recipe_value("lr"), max(1, int(total_steps))
+    if config.schedule == "finetune":
+        boundaries = [max(1, round(f * total_steps)) for f in FINETUNE_DECAY_AT]
+        values = [lr * 0.1**k for k in range(len(boundaries) + 1)]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
     if config.schedule == "paper":
         return keras.optimizers.schedules.ExponentialDecay(
             lr, decay_steps=total_steps, decay_rate=PAPER_FINAL_LR_FACTOR
@@ -178,12 +189,33 @@ def make_lr_schedule(
 def make_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
     """The optimizer of `config.schedule` with `make_lr_schedule`'s decay over `total_steps`.
 
-    "paper": SGD with momentum 0.9; "adam": Adam. Weight decay (`config.weight_decay` or the
-    recipe's) is decoupled and skips biases and batch-norm parameters.
+    "paper": SGD with momentum 0.9; "adam": Adam; "finetune": `LayerwiseSGD` (Nesterov momentum
+    0.9) with the model's new layers (`models.NEW_LAYERS`) at 10x the rate. Weight decay
+    (`config.weight_decay` or the recipe's) is decoupled and skips biases and batch-norm parameters.
+
+    Raises:
+        ValueError: "finetune" for a model without a pretrained backbone.
     """
     schedule = make_lr_schedule(config, total_steps)
     weight_decay = config.recipe_value("weight_decay") or None
-    if config.schedule == "paper":
+    if config.schedule == "finetune":
+        from hide_and_seek_tf.models import NEW_LAYERS
+
+        if config.model not in NEW_LAYERS:
+            raise ValueError(
+                f"`schedule`='finetune' is for models with a pretrained backbone "
+                f"({sorted(NEW_LAYERS)}). Received: model={config.model!r}"
+            )
+        recipe = RECIPES["finetune"]
+        factor = recipe["new_layer_lr_factor"]
+        optimizer = LayerwiseSGD(
+            schedule,
+            momentum=recipe["momentum"],
+            nesterov=True,
+            weight_decay=weight_decay,
+            lr_multipliers={prefix: factor for prefix in NEW_LAYERS[config.model]},
+        )
+    elif config.schedule == "paper":
         optimizer = keras.optimizers.SGD(
             schedule, momentum=RECIPES["paper"]["momentum"], weight_decay=weight_decay
         )
@@ -212,6 +244,7 @@ def _versions() -> dict[str, str]:
         "keras": keras.__version__,
         "numpy": np.__version__,
         "hide_and_seek_tf": hide_and_seek_tf.__version__,
+        "keras_backend": keras.config.backend(),
         "python": sys.version.split()[0],
     }
 
@@ -347,9 +380,13 @@ def _input_pipelines(
         drop_remainder=True,
     )
     train_batches = train_batches.repeat().with_options(_SHARD_OPTIONS)
+    val_split = config.data_spec.validation_split
     if not config.validation:
         return train_batches, None, None
-    val_ds, val_info = _load(config, "val", _val_images(config))
+    if val_split is None:
+        logger.warning("%s has no validation split: no validation.", config.data)
+        return train_batches, None, None
+    val_ds, val_info = _load(config, val_split, _val_images(config))
     val_batches = make_pipeline(
         val_ds,
         training=False,
@@ -408,19 +445,21 @@ def _train_into(
     )
 
     with _dtype_policy(config.mixed_precision), strategy.scope():
+        # Pretrained weights bring their own normalization; hiding still fills with `mean`.
         model = build_model(
             config.model,
             info.num_classes,
             input_shape=(*config.image_size, 3),
             pooling=config.pooling,
-            mean=mean,
-            std=std,
+            mean=None if config.weights else mean,
+            std=None if config.weights else std,
+            weights=config.weights,
         )
         model.compile(
             optimizer=make_optimizer(config, config.epochs * steps),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
-            jit_compile=config.jit_compile,
+            jit_compile=_jit_compile(config.jit_compile),
         )
         model.optimizer.build(model.trainable_variables)
         if state:
@@ -472,6 +511,14 @@ def _train_into(
         save_model_atomic(model, write_dir / MODEL_FILE)
         recorder.remove_state()
     return model
+
+
+def _jit_compile(requested: bool) -> bool | str:
+    """`compile`'s jit_compile: as asked under TensorFlow (XLA); elsewhere True, or Keras's "auto"
+    when not asked (JAX then jits, as it must to be fast; PyTorch runs eagerly)."""
+    if keras.config.backend() == "tensorflow":
+        return requested
+    return True if requested else "auto"
 
 
 class _StopAtEpochEnd(keras.callbacks.Callback):

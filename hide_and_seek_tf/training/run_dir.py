@@ -9,6 +9,11 @@ Layout (docs/architecture.md)::
     RUN/checkpoints/         epoch-NNN.keras, the last few epochs
     RUN/backup/              resumable training state (removed when the run completes)
     RUN/logs/                TensorBoard
+    RUN/eval/                evaluate.py's output
+    RUN/serving/<version>/   export.py's output
+
+The file names are the constants below; importing this module does not import TensorFlow (the
+command-line programs read them before loading it).
 """
 
 from __future__ import annotations
@@ -18,15 +23,16 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from hide_and_seek_tf._io import write_json_atomic
-from hide_and_seek_tf.dataset_mean import compute_dataset_moments
-from hide_and_seek_tf.training.config import TrainConfig, parse_data_spec
+from hide_and_seek_tf.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 CONFIG_FILE = "config.json"
 MEAN_FILE = "dataset_mean.json"
@@ -35,6 +41,8 @@ HISTORY_FILE = "history.csv"
 CHECKPOINTS_DIR = "checkpoints"
 BACKUP_DIR = "backup"
 LOGS_DIR = "logs"
+EVAL_DIR = "eval"
+SERVING_DIR = "serving"
 
 CACHE_ENV = "HIDE_AND_SEEK_CACHE"
 _FINGERPRINT_VERSION = 1
@@ -52,19 +60,11 @@ def cache_dir() -> Path:
 def data_fingerprint(config: TrainConfig, split: str = "train") -> str:
     """A hash of everything the images of `split` depend on: data spec, options and image size.
 
-    A Tiny ImageNet path enters resolved, with its size and modification time, so a changed file gets
-    a new fingerprint. The seed enters only for synthetic data (the only source it changes).
+    A dataset path (and an image root) enters resolved, with its size and modification time, so a
+    changed file gets a new fingerprint. The seed enters only for synthetic data (the only source it changes).
     """
-    kind, arg = parse_data_spec(config.data)
-    source: dict[str, Any] = {"kind": kind}
-    if kind == "tiny-imagenet":
-        path = Path(arg).expanduser().resolve()
-        source["path"] = str(path)
-        if path.exists():
-            stat = path.stat()
-            source["size"], source["mtime_ns"] = stat.st_size, stat.st_mtime_ns
-    elif kind == "tfds":
-        source["name"], source["data_dir"] = arg, config.data_dir
+    spec = config.data_spec
+    kind, source = spec.kind, spec.fingerprint()
     key = {
         "version": _FINGERPRINT_VERSION,
         "source": source,
@@ -101,6 +101,8 @@ def dataset_statistics(
                 return stats
         except (OSError, ValueError):
             pass  # unreadable cache entry: recompute and overwrite it
+    from hide_and_seek_tf.dataset_mean import compute_dataset_moments
+
     mean, std, count = compute_dataset_moments(train_images())
     stats = {
         "mean": [float(v) for v in mean],
@@ -161,5 +163,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[keras.Model, dict[str, Any], n
             else ""
         )
         raise FileNotFoundError(f"No trained model at {model_path}{hint}.")
+    import keras
+
     model = keras.models.load_model(model_path, safe_mode=True)
     return model, config, np.asarray(stats["mean"], dtype=np.float64)

@@ -13,7 +13,7 @@ from hide_and_seek_tf.data import load_dataset
 from hide_and_seek_tf.data.common import inclusive_to_normalized, normalized_to_inclusive
 from hide_and_seek_tf.data.tfds_adapter import from_tfds
 from hide_and_seek_tf.data.tfds_tiny_imagenet import TinyImagenetHs
-from tests.data.test_tiny_imagenet import WNIDS, tiny_imagenet_files, write_tiny_imagenet
+from tests.fake_tiny_imagenet import WNIDS
 
 
 def _by_id(ds: tf.data.Dataset) -> dict[str, dict]:
@@ -21,10 +21,10 @@ def _by_id(ds: tf.data.Dataset) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
+def prepared(tmp_path_factory, fake_tiny_imagenet):
     """A tiny Tiny ImageNet zip, prepared with the TFDS builder into a fresh data_dir."""
     root = tmp_path_factory.mktemp("tfds")
-    zip_path = write_tiny_imagenet(tiny_imagenet_files(), root / "manual", as_zip=True)
+    zip_path = fake_tiny_imagenet(root / "manual")
     data_dir = root / "data"
     builder = tfds.builder("tiny_imagenet_hs", data_dir=str(data_dir))
     assert isinstance(builder, TinyImagenetHs)

@@ -11,68 +11,17 @@ import tensorflow as tf
 
 from hide_and_seek_tf.data import load_dataset
 from hide_and_seek_tf.data import tiny_imagenet as ti
-
-# wnids.txt order is deliberately not sorted: labels must follow the file, not the alphabet.
-WNIDS = ("n03000003", "n01000001", "n02000002")
-WORDS = {"n03000003": "teapot, tea kettle", "n01000001": "cat", "n02000002": "red fox, Vulpes"}
-TRAIN_INDICES = (10, 0, 2, 1)  # listed out of order; numeric order is 0, 1, 2, 10
-GRAY_TRAIN = "n01000001_2.JPEG"
-GRAY_VAL = "val_4.JPEG"
-NUM_VAL = 6
-
-
-def _jpeg(rng: np.random.Generator, gray: bool = False) -> bytes:
-    pixels = rng.integers(0, 256, size=(64, 64, 1 if gray else 3), dtype=np.uint8)
-    return tf.io.encode_jpeg(pixels, quality=95).numpy()
-
-
-def train_box(class_index: int, image_index: int) -> tuple[int, int, int, int]:
-    return (image_index, class_index, 40 + class_index, 50 + image_index)
-
-
-def val_box(i: int) -> tuple[int, int, int, int]:
-    return (i, 2 * i, 63, 30 + i)
-
-
-def tiny_imagenet_files(seed: int = 0) -> dict[str, bytes]:
-    """A tiny Tiny ImageNet layout (root-relative path -> bytes): 3 classes, 4 train, 2 val each."""
-    rng = np.random.default_rng(seed)
-    files = {
-        "wnids.txt": ("\n".join(WNIDS) + "\n").encode(),
-        "words.txt": "".join(
-            f"{w}\t{names}\n" for w, names in [("n09999999", "unused"), *WORDS.items()]
-        ).encode(),
-    }
-    for c, wnid in enumerate(WNIDS):
-        lines = []
-        for i in TRAIN_INDICES:
-            name = f"{wnid}_{i}.JPEG"
-            files[f"train/{wnid}/images/{name}"] = _jpeg(rng, gray=name == GRAY_TRAIN)
-            lines.append("\t".join([name, *map(str, train_box(c, i))]))
-        files[f"train/{wnid}/{wnid}_boxes.txt"] = ("\n".join(lines) + "\n").encode()
-    lines = []
-    for i in range(NUM_VAL):
-        name = f"val_{i}.JPEG"
-        files[f"val/images/{name}"] = _jpeg(rng, gray=name == GRAY_VAL)
-        lines.append("\t".join([name, WNIDS[i % 3], *map(str, val_box(i))]))
-    files["val/val_annotations.txt"] = ("\n".join(lines) + "\n").encode()
-    return files
-
-
-def write_tiny_imagenet(files: dict[str, bytes], directory: Path, as_zip: bool) -> Path:
-    """Writes `files` as tiny-imagenet-200.zip (stored members, as the official one) or a folder."""
-    directory.mkdir(parents=True, exist_ok=True)
-    if as_zip:
-        path = directory / "tiny-imagenet-200.zip"
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
-            for rel, data in files.items():
-                zf.writestr(f"tiny-imagenet-200/{rel}", data)
-        return path
-    root = directory / "tiny-imagenet-200"
-    for rel, data in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-    return root
+from tests.fake_tiny_imagenet import (
+    GRAY_TRAIN,
+    GRAY_VAL,
+    NUM_VAL,
+    TRAIN_INDICES,
+    WNIDS,
+    tiny_imagenet_files,
+    train_box,
+    val_box,
+    write_tiny_imagenet,
+)
 
 
 def _elements(ds: tf.data.Dataset) -> list[dict]:
@@ -83,8 +32,8 @@ def _elements(ds: tf.data.Dataset) -> list[dict]:
 
 
 @pytest.fixture(params=["zip", "folder"])
-def dataset_path(request, tmp_path) -> Path:
-    return write_tiny_imagenet(tiny_imagenet_files(), tmp_path, as_zip=request.param == "zip")
+def dataset_path(request, tmp_path, fake_tiny_imagenet) -> Path:
+    return fake_tiny_imagenet(tmp_path, as_zip=request.param == "zip")
 
 
 def test_val_labels_boxes_and_class_order_follow_the_annotation_files(dataset_path):

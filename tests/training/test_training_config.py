@@ -33,6 +33,11 @@ def test_json_lists_and_int_sizes_are_normalised():
     [
         ("data", "imagenet"),
         ("data", "tiny-imagenet:"),
+        ("data", "wsol:/metadata/CUB"),  # needs data_dir, the image root
+        ("data", "cub"),  # needs a path
+        ("data", "synthetic:x"),
+        ("schedule", "finetune"),  # needs weights
+        ("weights", ""),
         ("classes", 0),
         ("classes", ()),
         ("max_per_class", -1),
@@ -75,9 +80,27 @@ def test_from_dict_rejects_unknown_keys_unless_told():
 
 
 def test_parse_data_spec_forms():
-    assert parse_data_spec("synthetic") == ("synthetic", None)
-    assert parse_data_spec("tiny-imagenet:/d/t.zip") == ("tiny-imagenet", "/d/t.zip")
-    assert parse_data_spec("tfds:caltech_birds2011") == ("tfds", "caltech_birds2011")
+    def parts(*args):
+        spec = parse_data_spec(*args)
+        return spec.kind, spec.arg, spec.data_dir
+
+    assert parts("synthetic") == ("synthetic", None, None)
+    assert parts("tiny-imagenet:/d/t.zip") == ("tiny-imagenet", "/d/t.zip", None)
+    assert parts("tiny_imagenet:/d/t.zip") == ("tiny-imagenet", "/d/t.zip", None)
+    assert parts("tfds:caltech_birds2011") == ("tfds", "caltech_birds2011", None)
+    assert parts("cub:/d/CUB_200_2011.tgz") == ("cub", "/d/CUB_200_2011.tgz", None)
+    assert parts("imagenet", "/d/ilsvrc") == ("imagenet", "/d/ilsvrc", None)
+    assert parts("wsol:/m/CUB", "/d/images") == ("wsol", "/m/CUB", "/d/images")
+    assert parts("csv:/d/boxes.csv") == ("csv", "/d/boxes.csv", None)
+    assert str(parse_data_spec("TINY_IMAGENET:/d/t.zip")) == "tiny-imagenet:/d/t.zip"
+
+
+def test_the_image_task_refuses_sequence_specs_and_points_to_the_temporal_task():
+    # The temporal task's specs are in the one grammar, but an image run cannot use them.
+    assert parse_data_spec("video-features:/f").kind == "video-features"
+    for data in ("synthetic-sequences", "video-features:/f"):
+        with pytest.raises(ValueError, match="--task temporal"):
+            TrainConfig(data=data)
 
 
 def test_resolve_fills_demo_and_recipe_values_and_steps():

@@ -1,0 +1,176 @@
+"""Feature-sequence (video) data for temporal action localization: the element contract and the sources.
+
+Element (unbatched), yielded by every sequence source::
+
+    {"features": float32 (T, D), "labels": float32 (K,), "intervals": float32 (n, 2),
+     "interval_labels": int32 (n,), "duration": float32 (), "id": string ()}
+
+`features` are the video's T steps (per-frame or per-clip features sampled uniformly to T = F_total);
+`labels` the video-level classes as a multi-hot vector (weak supervision: all training sees); `intervals`
+the ground-truth action instances as continuous `[start, end]` times in seconds, with their classes in
+`interval_labels`, n >= 1; `duration` the seconds the T steps span, so step t covers
+`[t, t + 1) * duration / T`. Batched for evaluation (`batch_sequences`), `intervals` are padded with rows
+of -1 and `interval_labels` with -1.
+
+Specs (`load_sequences`): "synthetic-sequences" (built in, `synthetic_sequences.py`) and
+"video-features:PATH" (one .npy per video with THUMOS14-style annotations, `video_features.py`).
+
+References:
+    arXiv:1811.02545, sections 3.2 and 4.2.3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import tensorflow as tf
+
+SEQUENCE_KEYS = ("features", "labels", "intervals", "interval_labels", "duration", "id")
+SEQUENCE_KINDS = ("synthetic-sequences", "video-features:PATH")
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceInfo:
+    """What a loaded sequence dataset is.
+
+    Attributes:
+        name: "synthetic-sequences" or "video-features".
+        num_classes: K; `labels` has K entries.
+        class_names: one name per class (THUMOS14: the annotation files' class names).
+        num_steps: T, the steps of every element's `features` (F_total).
+        feature_dim: D.
+        num_examples: number of videos.
+        feature_rate: the source's features per second (None for synthetic data, whose steps are
+            one second each).
+    """
+
+    name: str
+    num_classes: int
+    class_names: tuple[str, ...]
+    num_steps: int
+    feature_dim: int
+    num_examples: int
+    feature_rate: float | None = None
+
+
+def parse_sequence_spec(spec: Any) -> tuple[str, str | None]:
+    """Splits a sequence data spec into ("synthetic-sequences", None) or ("video-features", PATH).
+
+    Raises:
+        TypeError / ValueError: `spec` is neither, naming it.
+    """
+    if not isinstance(spec, str):
+        raise TypeError(
+            f"`data` must be a string, one of {list(SEQUENCE_KINDS)}. Received: data={spec!r}"
+        )
+    if spec == "synthetic-sequences":
+        return spec, None
+    kind, sep, arg = spec.partition(":")
+    if sep and kind == "video-features" and arg.strip():
+        return kind, arg
+    raise ValueError(f"`data` must be one of {list(SEQUENCE_KINDS)}. Received: data={spec!r}")
+
+
+def load_sequences(
+    spec: str,
+    split: str,
+    *,
+    num_steps: int | None = None,
+    classes: int | Sequence[str] | None = None,
+    num_videos: int | None = None,
+    seed: int = 0,
+) -> tuple[tf.data.Dataset, SequenceInfo]:
+    """Loads one split of a feature-sequence dataset as unbatched element dicts (see module docstring).
+
+    Args:
+        spec: "synthetic-sequences" or "video-features:PATH".
+        split: synthetic: "train", "val" or "test"; video features: the annotation files' suffix
+            (`<Class>_<split>.txt`; THUMOS14's weakly-supervised protocol trains and evaluates on "val").
+        num_steps: T = F_total, the steps each video is sampled to (default: 200 synthetic, 2000 video
+            features, the paper's).
+        classes: None (all), K (the first K classes) or a list of class names.
+        num_videos: synthetic: how many videos to generate (default 1000 train / 500 otherwise); video
+            features: keep the first N videos (sorted by name).
+        seed: synthetic data's seed; video features are deterministic and ignore it.
+
+    Returns:
+        (dataset, info).
+
+    Raises:
+        ValueError / TypeError: a bad spec or option; FileNotFoundError: missing video-feature files.
+    """
+    kind, arg = parse_sequence_spec(spec)
+    if kind == "synthetic-sequences":
+        from hide_and_seek_tf.data.synthetic_sequences import load_synthetic_sequences
+
+        return load_synthetic_sequences(
+            split, num_videos=num_videos, num_steps=num_steps, classes=classes, seed=seed
+        )
+    from hide_and_seek_tf.data.video_features import DEFAULT_NUM_STEPS, load_video_features
+
+    return load_video_features(
+        arg,
+        split,
+        num_steps=DEFAULT_NUM_STEPS if num_steps is None else num_steps,
+        classes=classes,
+        num_videos=num_videos,
+    )
+
+
+def batch_sequences(ds: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+    """Batches sequence elements, padding `intervals` with rows of -1 and `interval_labels` with -1."""
+    return ds.padded_batch(
+        batch_size,
+        padding_values={
+            "features": 0.0,
+            "labels": 0.0,
+            "intervals": -1.0,
+            "interval_labels": -1,
+            "duration": 0.0,
+            "id": "",
+        },
+    )
+
+
+def uniform_sample(features: tf.Tensor, num_steps: int) -> tf.Tensor:
+    """Samples `num_steps` steps of a (T, D) sequence uniformly (nearest step to each of the centres).
+
+    Step j of the output is input step floor((j + 0.5) * T / num_steps): evenly spread when
+    T >= num_steps, repeated steps when T < num_steps. The output spans the same time as the input.
+    """
+    length = tf.shape(features)[0]
+    centres = (
+        (tf.range(num_steps, dtype=tf.float64) + 0.5) * tf.cast(length, tf.float64) / num_steps
+    )
+    index = tf.minimum(tf.cast(tf.floor(centres), tf.int32), length - 1)
+    return tf.gather(features, index)
+
+
+def check_sequence_spec(ds: Any, name: str = "ds") -> None:
+    """Raises TypeError unless `ds` yields unbatched sequence element dicts (see module docstring)."""
+    if not isinstance(ds, tf.data.Dataset):
+        raise TypeError(f"`{name}` must be a tf.data.Dataset. Received: {name}={ds!r}")
+    spec = ds.element_spec
+    if not isinstance(spec, dict) or not set(SEQUENCE_KEYS) <= set(spec):
+        raise TypeError(
+            f"`{name}` must yield dicts with keys {list(SEQUENCE_KEYS)} (from `load_sequences`). "
+            f"Received: element_spec={spec!r}"
+        )
+    if spec["features"].shape.rank != 2:
+        raise TypeError(
+            f"`{name}` must be unbatched: 'features' of rank 2 (T, D). "
+            f"Received: features spec={spec['features']!r}"
+        )
+
+
+__all__ = [
+    "SEQUENCE_KEYS",
+    "SequenceInfo",
+    "batch_sequences",
+    "check_sequence_spec",
+    "load_sequences",
+    "parse_sequence_spec",
+    "uniform_sample",
+]
