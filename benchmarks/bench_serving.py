@@ -19,7 +19,8 @@ that size) and `--first-repeats` more times (its steady state, median). Reported
 first call against the steady state of the same size (target: at most 2x); without buckets a new
 size compiled a new box search (420-460 ms against 4-20 ms, the issue's measurement).
 
-    python benchmarks/bench_serving.py [--repeats 10] [--first-repeats 3] [--markdown]
+    python benchmarks/bench_serving.py [--repeats 10] [--first-repeats 3] [--markdown] \
+        [--models alexnet_gap] [--batches 64] [--no-first-call]
 """
 
 from __future__ import annotations
@@ -70,16 +71,18 @@ def _timed_cpu(fn) -> tuple[float, float]:
     return (time.perf_counter() - wall) * 1e3, (time.process_time() - cpu) * 1e3
 
 
-def overhead_rows(repeats: int, rng) -> list:
+def overhead_rows(repeats: int, rng, models: list[str], batches: list[int]) -> list:
     rows = []
     for name, size, num_classes in CASES:
+        if name not in models:
+            continue
         keras.utils.set_random_seed(0)
         model = build_model(name, num_classes, input_shape=(size, size, 3))
         with tempfile.TemporaryDirectory() as out:
             served, _ = _export(model, num_classes, out)
             level, _ = _export(model, num_classes, out, level_route=True)
             classifier = tf.function(lambda x, m=model: m(x, training=False))
-            for batch in (1, 64):
+            for batch in batches:
                 pixels = rng.integers(0, 256, size=(batch, size, size, 3)).astype(np.uint8)
                 floats = tf.constant(pixels, tf.float32)
                 jpegs = tf.constant([tf.io.encode_jpeg(p, quality=95).numpy() for p in pixels])
@@ -155,6 +158,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--first-repeats", type=int, default=3)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--models", nargs="+", default=[c[0] for c in CASES], help="part 1 models")
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 64], help="part 1 batches")
+    parser.add_argument("--no-first-call", action="store_true", help="skip part 2")
     args = parser.parse_args()
     load = os.getloadavg()
     print(
@@ -163,7 +169,7 @@ def main() -> None:
         f"{load[0]:.1f}"
     )
     rng = np.random.default_rng(0)
-    rows = overhead_rows(args.repeats, rng)
+    rows = overhead_rows(args.repeats, rng, args.models, args.batches)
     if args.markdown:
         print(
             "| model | batch | row | wall ms/batch | CPU ms/batch | images/s (wall) |\n"
@@ -186,6 +192,10 @@ def main() -> None:
                 f"{throughput:8.0f} img/s"
             )
 
+    if args.no_first_call:
+        end = os.getloadavg()
+        print(f"# load average at end {end[0]:.1f} (1 min), {end[1]:.1f} (5 min)")
+        return
     first, info = first_call_rows(args.first_repeats, rng)
     ratios = [(f / s, b, f, s) for b, f, s in first]
     worst_ratio, worst_b, worst_first, worst_steady = max(ratios)

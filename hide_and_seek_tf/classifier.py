@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -375,8 +374,3 @@ def read_class_names(path: str | os.PathLike) -> list[str]:
             raise ValueError(f"{path} must hold a JSON list of strings.")
         return names
     return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def class_names_or_indices(names: Sequence[str] | None, num_classes: int) -> list[str]:
-    """The given names, or "0", "1", ... when there are none."""
-    return list(names) if names else [str(i) for i in range(num_classes)]
