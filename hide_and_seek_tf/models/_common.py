@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -34,20 +35,24 @@ def check_common_args(
             f"Received: input_shape={input_shape!r}"
         )
     channels = int(shape[2])
-    mean_arr = _stats(mean, DEFAULT_MEAN, channels, "mean")
-    std_arr = _stats(std, DEFAULT_STD, channels, "std")
+    mean_arr = per_axis_values(mean, DEFAULT_MEAN, channels, "mean")
+    std_arr = per_axis_values(std, DEFAULT_STD, channels, "std")
     if np.any(std_arr <= 0):
         raise ValueError(f"`std` must be > 0 in every channel. Received: std={std!r}")
     return (int(shape[0]), int(shape[1]), channels), mean_arr, std_arr
 
 
-def _stats(value, default: float, channels: int, name: str) -> np.ndarray:
+def per_axis_values(
+    value: Any, default: float, size: int, name: str, unit: str = "channel"
+) -> np.ndarray:
+    """`value` (None: `default`) as `size` finite float64 values, a scalar repeated; else an error
+    naming `name` and one value per `unit` (channel for images, feature for sequences)."""
     arr = np.asarray(default if value is None else value, dtype=np.float64).reshape(-1)
     if arr.size == 1:
-        arr = np.repeat(arr, channels)
-    if arr.size != channels or not np.all(np.isfinite(arr)):
+        arr = np.repeat(arr, size)
+    if arr.size != size or not np.all(np.isfinite(arr)):
         raise ValueError(
-            f"`{name}` must be a finite scalar or one value per channel ({channels}). "
+            f"`{name}` must be a finite scalar or one value per {unit} ({size}). "
             f"Received: {name}={value!r}"
         )
     return arr

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf.data.sequences import parse_sequence_spec
 from hide_and_seek_tf.temporal.model import POOLINGS
 
@@ -23,11 +24,6 @@ def _is_int(value: Any) -> bool:
 
 def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _optional_positive_int(name: str, value: Any) -> None:
-    if value is not None and (not _is_int(value) or value < 1):
-        raise ValueError(f"`{name}` must be None or a positive int. Received: {name}={value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,8 +101,8 @@ class TemporalConfig:
                 "`classes` must be None, a positive int K (the first K classes) or a non-empty list "
                 f"of class names. Received: classes={self.classes!r}"
             )
-        _optional_positive_int("num_videos", self.num_videos)
-        _optional_positive_int("num_steps", self.num_steps)
+        positive_int(self.num_videos, "num_videos", optional=True)
+        positive_int(self.num_steps, "num_steps", optional=True)
         if self.segment_length is not None and (
             not _is_int(self.segment_length) or self.segment_length < 0
         ):

@@ -11,7 +11,6 @@ References:
 
 from __future__ import annotations
 
-import numbers
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -20,28 +19,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hide_and_seek_tf._checks import positive_int
+from hide_and_seek_tf.models._common import per_axis_values
 from hide_and_seek_tf.models.contract import CAM_FEATURES, PREDICTIONS
 
 POOLINGS = ("max", "avg")
 PAPER_FILTERS = 500
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
-    return int(value)
-
-
-def _feature_stats(value: Any, default: float, dim: int, name: str) -> np.ndarray:
-    arr = np.asarray(default if value is None else value, dtype=np.float64).reshape(-1)
-    if arr.size == 1:
-        arr = np.repeat(arr, dim)
-    if arr.size != dim or not np.all(np.isfinite(arr)):
-        raise ValueError(
-            f"`{name}` must be a finite scalar or one value per feature ({dim}). "
-            f"Received: {name}={value!r}"
-        )
-    return arr
 
 
 def build_temporal_classifier(
@@ -82,15 +65,15 @@ def build_temporal_classifier(
         >>> model = build_temporal_classifier(20, 4096, num_steps=2000, mean=mean, std=std)
         >>> scores, cams = temporal_class_activation_maps(model, features, class_ids=labels)
     """
-    num_classes = _positive_int("num_classes", num_classes)
-    feature_dim = _positive_int("feature_dim", feature_dim)
-    filters = _positive_int("filters", filters)
+    num_classes = positive_int(num_classes, "num_classes")
+    feature_dim = positive_int(feature_dim, "feature_dim")
+    filters = positive_int(filters, "filters")
     if num_steps is not None:
-        num_steps = _positive_int("num_steps", num_steps)
+        num_steps = positive_int(num_steps, "num_steps")
     if pooling not in POOLINGS:
         raise ValueError(f"`pooling` must be one of {POOLINGS}. Received: pooling={pooling!r}")
-    mean_arr = _feature_stats(mean, 0.0, feature_dim, "mean")
-    std_arr = _feature_stats(std, 1.0, feature_dim, "std")
+    mean_arr = per_axis_values(mean, 0.0, feature_dim, "mean", unit="feature")
+    std_arr = per_axis_values(std, 1.0, feature_dim, "std", unit="feature")
     if np.any(std_arr <= 0):
         raise ValueError(f"`std` must be > 0 for every feature. Received: std={std!r}")
 
