@@ -21,6 +21,9 @@ against the budget); wall times come from ROOT/timing.jsonl.
     python benchmarks/reproduce_tiny_imagenet.py --root ROOT --epochs 16,32 --evaluate-only
     python benchmarks/reproduce_tiny_imagenet.py --root ROOT --epochs 16,32 --summary-only
 
+A budget whose run directories are gone (e.g. the 16-epoch runs kept only as
+docs/study/tiny_imagenet_summary.json) is taken from `--stored-summary FILE` by `--summary-only`.
+
 Finished runs and evaluations are skipped (an evaluation older than its model, or made with other
 settings, is redone); a run directory trained with other settings is refused, never overwritten.
 """
@@ -420,12 +423,15 @@ def write_summary(args: argparse.Namespace) -> str:
     """Writes ROOT/summary.json, summary.md and has_minus_gap.png; returns the Markdown."""
     root = Path(args.root)
     walls = _wall_times(root)
+    stored = _read_json(Path(args.stored_summary)) if args.stored_summary else {}
     budgets, texts, out = [], [], {}
     for budget in args.epochs:
         rows = collect_runs(root, budget, walls)
-        summary = summarize_budget(rows)
-        out[f"e{budget}"] = {"runs": rows, **summary}
-        texts.append(budget_markdown(budget, rows, summary))
+        if rows or f"e{budget}" not in stored:
+            out[f"e{budget}"] = {"runs": rows, **summarize_budget(rows)}
+        else:  # this budget's run directories are gone: keep its recorded summary
+            out[f"e{budget}"] = stored[f"e{budget}"]
+        texts.append(budget_markdown(budget, out[f"e{budget}"]["runs"], out[f"e{budget}"]))
         budgets.append(budget)
     write_json_atomic(root / SUMMARY_JSON, out)
     text = "\n".join(texts)
@@ -479,6 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--eval-batch-size", type=int, default=100)
     p.add_argument("--figures-dir", help="also write the plot here (e.g. docs/figures)")
+    p.add_argument(
+        "--stored-summary",
+        help="a summary.json whose budgets are used where ROOT holds no evaluated runs of them",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--status", action="store_true", help="print each run's state only")
     mode.add_argument("--evaluate-only", action="store_true", help="no training")
@@ -500,6 +510,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"`--configs` must be among {list(CONFIGS)} and `--precision-runs` "
                 f"like e16/gap_s0_bfloat16. Received: {unknown or bad}"
             )
+        if args.stored_summary and not isinstance(_read_json(Path(args.stored_summary)), dict):
+            raise ValueError(f"`--stored-summary` is not a summary.json: {args.stored_summary}")
         if not Path(args.data).exists():
             raise FileNotFoundError(f"Tiny ImageNet not found at {args.data}: pass `--data`.")
         runs = planned_runs(args)

@@ -182,3 +182,27 @@ def test_a_run_trained_with_other_settings_is_refused(done_study, capsys):
     with pytest.raises(SystemExit):
         study.main(_args(data, root, "--batch-size", "2", "--status"))
     assert "batch_size: saved 4, study 2" in capsys.readouterr().err
+
+
+def test_a_budget_whose_runs_are_gone_comes_from_the_stored_summary(done_study, tmp_path, capsys):
+    data, root, _ = done_study
+    assert study.main(_args(data, root, "--summary-only")) == 0  # budgets 1 and 2
+    computed = json.loads((root / study.SUMMARY_JSON).read_text())
+    stored = {**computed, "e2": {**computed["e2"], "paired_minus_gap": {}}}  # an older record
+    stored_path = tmp_path / "stored.json"
+    stored_path.write_text(json.dumps(stored))
+    new_root = tmp_path / "later"
+    shutil.copytree(root / "e2", new_root / "e2")  # the 1-epoch runs are gone, the 2-epoch kept
+    args = _args(data, new_root, "--summary-only", "--stored-summary", str(stored_path))
+    assert study.main(args) == 0
+    merged = json.loads((new_root / study.SUMMARY_JSON).read_text())
+    assert merged["e1"] == stored["e1"]  # gone: taken from the record
+    assert merged["e2"]["paired_minus_gap"] == computed["e2"]["paired_minus_gap"]  # on disk: redone
+    out = capsys.readouterr().out
+    assert "### 1 epochs\n\nNo evaluated runs." not in out and "HaS-16 minus GAP" in out
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(SystemExit):
+        study.main(
+            _args(data, new_root, "--summary-only", "--stored-summary", str(tmp_path / "bad.json"))
+        )
+    assert "`--stored-summary` is not a summary.json" in capsys.readouterr().err
