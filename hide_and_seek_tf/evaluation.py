@@ -33,6 +33,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -80,13 +81,27 @@ def _classes(config: dict[str, Any]):
     return list(classes) if isinstance(classes, list | tuple) else classes
 
 
-def _check_holdout_unseen(config: dict[str, Any], data: str | None, split: str) -> None:
+def _check_holdout_unseen(config: dict[str, Any], data: str | None, split: str) -> bool | None:
     """Refuses to score a holdout split (where thresholds are chosen: Tiny ImageNet, CUB and
     ImageNet "train_holdout", wsolevaluation "val", any other CSV split) that shares an image with
-    the images the model trained on (the run's data, split, classes and caps)."""
+    the images the model trained on (the run's data, split, classes and caps).
+
+    Returns None for a split that is no holdout, True once checked, False when the training images
+    are unknown (a model file: `config["train_split"]` is None), which is warned about."""
     spec = _data_spec(config, data)
+    if "train_split" in config and config["train_split"] is None:
+        if spec.is_holdout(split, "train"):
+            logging.getLogger(__name__).warning(
+                "`%s` is a holdout split, and a model file does not say which images it trained "
+                "on: make sure none of them is in `%s`, or thresholds chosen there are chosen on "
+                "training data.",
+                split,
+                split,
+            )
+            return False
+        return None
     if not spec.is_holdout(split, _train_split(config)):
-        return
+        return None
     trained_spec = _data_spec(config, None)
     moved = trained_spec.path is not None and not trained_spec.path.exists()
     if moved and trained_spec.kind == spec.kind:  # the data moved since training: read it here
@@ -109,6 +124,7 @@ def _check_holdout_unseen(config: dict[str, Any], data: str | None, split: str) 
             f"leaves the last images of each class out). Received: train_split="
             f"{_train_split(config)!r}, max_per_class={config.get('max_per_class')!r}"
         )
+    return True
 
 
 def _load_data(
@@ -350,8 +366,10 @@ def evaluate_run(
     if not any(math.isclose(t, fixed, abs_tol=1e-6) for t in grid):
         grid = tuple(sorted(grid + (fixed,)))
     held_out = choose_on is not None and choose_on != split
-    for name in (split, choose_on) if held_out else (split,):
+    checked = [
         _check_holdout_unseen(config, data, name)
+        for name in ((split, choose_on) if held_out else (split,))
+    ]
     from hide_and_seek_tf.data import make_pipeline
 
     def batches_of(name: str) -> tuple[Any, Any]:
@@ -449,6 +467,8 @@ def evaluate_run(
             "batch_size": batch_size,
             "choose_on": choice["chosen_on"],
             "thresholds_swept_on": choice["chosen_on"] if len(grid) > 1 else None,
+            # None: no holdout split scored; False: a model file, its training images unknown
+            "holdout_checked_unseen": None if set(checked) == {None} else False not in checked,
             "iou": "inclusive pixel boxes, (x1 - x0 + 1) * (y1 - y0 + 1)",
         },
     }

@@ -141,9 +141,23 @@ def test_refuses_to_score_a_holdout_the_model_trained_on(tmp_path, fake_tiny_ima
     assert "20 of the 20" in str(info.value)  # 10 held-out images per class, all trained on
     _check_holdout_unseen(trained_on_all, None, "val")  # val is never trained on
     held_out = {**trained_on_all, "train_split": "train_minus_holdout"}
-    _check_holdout_unseen(held_out, None, "train_holdout")
+    assert _check_holdout_unseen(held_out, None, "train_holdout") is True
     capped = {**trained_on_all, "max_per_class": 2}  # the first 2 images of each class only
     _check_holdout_unseen(capped, None, "train_holdout")
+
+
+def test_a_model_file_of_unknown_training_images_may_use_a_holdout_with_a_warning(
+    tmp_path, fake_tiny_imagenet, caplog
+):
+    from hide_and_seek_tf.evaluation import _check_holdout_unseen
+
+    data = f"tiny-imagenet:{_two_class_tiny_imagenet(fake_tiny_imagenet, tmp_path)}"
+    model_file = {"data": data, "train_split": None}  # what `evaluate.py --model` knows
+    with caplog.at_level("WARNING", logger="hide_and_seek_tf.evaluation"):
+        assert _check_holdout_unseen(model_file, None, "train_holdout") is False
+        assert _check_holdout_unseen(model_file, None, "val") is None
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "`train_holdout` is a holdout split" in warnings[0]
 
 
 def test_cli_evaluates_any_keras_classifier_file(tmp_path, capsys):

@@ -125,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_dir = out_dir or run_dir.parent / EVAL_DIR
 
         def load_run(_):
-            return load_classifier(args.model), {"data": args.data}, None
+            # train_split None: which images it trained on is unknown (holdouts are warned about)
+            return load_classifier(args.model), {"data": args.data, "train_split": None}, None
 
     try:
         result = evaluate_run(
