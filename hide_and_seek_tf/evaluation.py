@@ -226,10 +226,21 @@ def _fit_train_box(
         tuple(image_size),
         require_boxes=False,
     )
+
+    # Named functions: autograph cannot read the source of two lambdas on one line (it warns).
+    def every_stride(index, _):
+        return index % stride == 0
+
+    def element(_, example):
+        return example
+
+    def has_box(example):  # ImageNet: most train images have none
+        return tf.shape(example["boxes"])[0] > 0
+
     if info.num_examples and info.num_examples > num:
         stride = info.num_examples // num
-        ds = ds.enumerate().filter(lambda i, _: i % stride == 0).map(lambda _, e: e)
-    ds = ds.filter(lambda e: tf.shape(e["boxes"])[0] > 0)  # ImageNet: most train images have none
+        ds = ds.enumerate().filter(every_stride).map(element)
+    ds = ds.filter(has_box)
     batches = make_pipeline(
         ds.take(num),
         training=False,
