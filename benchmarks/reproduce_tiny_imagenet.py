@@ -21,6 +21,7 @@ against the budget); wall times come from ROOT/timing.jsonl.
     python benchmarks/reproduce_tiny_imagenet.py --root ROOT --epochs 16,32 --evaluate-only
     python benchmarks/reproduce_tiny_imagenet.py --root ROOT --epochs 16,32 --summary-only
 
+`--splice-into docs/results.md` puts the tables between that file's study markers.
 A budget whose run directories are gone (e.g. the 16-epoch runs kept only as
 docs/study/tiny_imagenet_summary.json) is taken from `--stored-summary FILE` by `--summary-only`.
 
@@ -454,6 +455,18 @@ def write_summary(args: argparse.Namespace) -> str:
     return text
 
 
+SPLICE_START, SPLICE_END = "<!-- tiny-imagenet-study -->\n", "<!-- /tiny-imagenet-study -->"
+
+
+def splice(path: Path, text: str) -> None:
+    """Replaces what lies between the study's two markers in `path` by `text`."""
+    doc = path.read_text()
+    start, end = doc.find(SPLICE_START), doc.find(SPLICE_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{path} has no {SPLICE_START.strip()} ... {SPLICE_END} markers")
+    write_text_atomic(path, doc[: start + len(SPLICE_START)] + text + doc[end:])
+
+
 # === Driver ===
 def _ints(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v.strip()]
@@ -486,6 +499,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-batch-size", type=int, default=100)
     p.add_argument("--figures-dir", help="also write the plot here (e.g. docs/figures)")
     p.add_argument(
+        "--splice-into",
+        help="a Markdown file whose text between <!-- tiny-imagenet-study --> and "
+        "<!-- /tiny-imagenet-study --> is replaced by the summary tables (docs/results.md)",
+    )
+    p.add_argument(
         "--stored-summary",
         help="a summary.json whose budgets are used where ROOT holds no evaluated runs of them",
     )
@@ -510,6 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"`--configs` must be among {list(CONFIGS)} and `--precision-runs` "
                 f"like e16/gap_s0_bfloat16. Received: {unknown or bad}"
             )
+        if args.splice_into and SPLICE_END not in Path(args.splice_into).read_text():
+            raise ValueError(f"`--splice-into` {args.splice_into} has no {SPLICE_END} marker")
         if args.stored_summary and not isinstance(_read_json(Path(args.stored_summary)), dict):
             raise ValueError(f"`--stored-summary` is not a summary.json: {args.stored_summary}")
         if not Path(args.data).exists():
@@ -534,7 +554,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if state == "trained":
                 print(f"[{run_dir.relative_to(root)}] evaluating", flush=True)
                 evaluate(run_dir, args)
-    print(write_summary(args))
+    text = write_summary(args)
+    print(text)
+    if args.splice_into:
+        splice(Path(args.splice_into), text)
     return 0
 
 

@@ -206,3 +206,21 @@ def test_a_budget_whose_runs_are_gone_comes_from_the_stored_summary(done_study, 
             _args(data, new_root, "--summary-only", "--stored-summary", str(tmp_path / "bad.json"))
         )
     assert "`--stored-summary` is not a summary.json" in capsys.readouterr().err
+
+
+def test_the_tables_are_spliced_between_the_markers(done_study, tmp_path, capsys):
+    data, root, _ = done_study
+    doc = tmp_path / "results.md"
+    doc.write_text(
+        "# Results\nbefore\n<!-- tiny-imagenet-study -->\nold\n<!-- /tiny-imagenet-study -->\nafter\n"
+    )
+    assert study.main(_args(data, root, "--summary-only", "--splice-into", str(doc))) == 0
+    text = doc.read_text()
+    assert text.startswith("# Results\nbefore\n<!-- tiny-imagenet-study -->\n### 1 epochs")
+    assert text.endswith("<!-- /tiny-imagenet-study -->\nafter\n") and "old" not in text
+    assert (root / study.SUMMARY_MD).read_text() in text
+    doc.write_text("no markers")
+    with pytest.raises(SystemExit):
+        study.main(_args(data, root, "--summary-only", "--splice-into", str(doc)))
+    assert "has no <!-- /tiny-imagenet-study --> marker" in capsys.readouterr().err
+    assert doc.read_text() == "no markers"
