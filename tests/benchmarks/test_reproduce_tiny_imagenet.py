@@ -212,12 +212,12 @@ def test_the_tables_are_spliced_between_the_markers(done_study, tmp_path, capsys
     data, root, _ = done_study
     doc = tmp_path / "results.md"
     doc.write_text(
-        "# Results\nbefore\n<!-- tiny-imagenet-study -->\nold\n<!-- /tiny-imagenet-study -->\nafter\n"
+        "# Results\nbefore\n<!-- tiny-imagenet-study -->\nSTALE TABLES\n<!-- /tiny-imagenet-study -->\nafter\n"
     )
     assert study.main(_args(data, root, "--summary-only", "--splice-into", str(doc))) == 0
     text = doc.read_text()
     assert text.startswith("# Results\nbefore\n<!-- tiny-imagenet-study -->\n### 1 epochs")
-    assert text.endswith("<!-- /tiny-imagenet-study -->\nafter\n") and "old" not in text
+    assert text.endswith("<!-- /tiny-imagenet-study -->\nafter\n") and "STALE TABLES" not in text
     assert (root / study.SUMMARY_MD).read_text() in text
     doc.write_text("no markers")
     with pytest.raises(SystemExit):
