@@ -424,7 +424,7 @@ def write_summary(args: argparse.Namespace) -> str:
     """Writes ROOT/summary.json, summary.md and has_minus_gap.png; returns the Markdown."""
     root = Path(args.root)
     walls = _wall_times(root)
-    stored = _read_json(Path(args.stored_summary)) if args.stored_summary else {}
+    stored = args.stored or {}
     budgets, texts, out = [], [], {}
     for budget in args.epochs:
         rows = collect_runs(root, budget, walls)
@@ -530,7 +530,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.splice_into and SPLICE_END not in Path(args.splice_into).read_text():
             raise ValueError(f"`--splice-into` {args.splice_into} has no {SPLICE_END} marker")
-        if args.stored_summary and not isinstance(_read_json(Path(args.stored_summary)), dict):
+        args.stored = _read_json(Path(args.stored_summary)) if args.stored_summary else None
+        if args.stored_summary and not isinstance(args.stored, dict):
             raise ValueError(f"`--stored-summary` is not a summary.json: {args.stored_summary}")
         if not Path(args.data).exists():
             raise FileNotFoundError(f"Tiny ImageNet not found at {args.data}: pass `--data`.")
