@@ -239,7 +239,8 @@ def run_demo(
     as `make demo` does.
     """
     out = Path(out)
-    base = TrainConfig(seed=seed)
+    # float32, not "auto": the README's table then holds on CPUs with and without bfloat16 units.
+    base = TrainConfig(seed=seed, mixed_precision=False)
     overrides = {k: v for k, v in {"epochs": epochs, "num_images": num_images}.items() if v}
     base = base.replace(**overrides)
     configs = {

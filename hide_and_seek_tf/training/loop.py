@@ -20,6 +20,7 @@ import hide_and_seek_tf
 from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf._io import save_model_atomic, write_json_atomic, write_text_atomic
 from hide_and_seek_tf.data import load_dataset, make_pipeline
+from hide_and_seek_tf.layers.hide_and_seek import HideAndSeek
 from hide_and_seek_tf.models import build_model
 from hide_and_seek_tf.training.callbacks import (
     EpochSummaries,
@@ -30,6 +31,7 @@ from hide_and_seek_tf.training.callbacks import (
     restore_state,
 )
 from hide_and_seek_tf.training.config import (
+    AUTO_PRECISION,
     FINETUNE_DECAY_AT,
     MIXED_PRECISION,
     PAPER_FINAL_LR_FACTOR,
@@ -38,6 +40,7 @@ from hide_and_seek_tf.training.config import (
     config_differences,
 )
 from hide_and_seek_tf.training.optimizers import LayerwiseSGD
+from hide_and_seek_tf.training.precision import fastest_precision
 from hide_and_seek_tf.training.run_dir import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -349,8 +352,26 @@ def train(config: TrainConfig, verbose: int | None = None) -> keras.Model:
             shutil.rmtree(write_dir, ignore_errors=True)
 
 
+def _resolve_precision(config: TrainConfig) -> TrainConfig:
+    """Resolves `mixed_precision="auto"` (a resumed run keeps the precision it started with) and
+    says which precision trains."""
+    if config.mixed_precision == AUTO_PRECISION:
+        saved = Path(config.run_dir or "", CONFIG_FILE)
+        if config.resume and saved.is_file():
+            chosen = read_json(saved, "run config to resume").get("mixed_precision", False)
+            reason = "kept from the run being resumed"
+        else:
+            chosen, reason = fastest_precision()
+        config = config.replace(mixed_precision=chosen)
+        logger.info("Precision: %s (auto: %s).", MIXED_PRECISION[chosen], reason)
+    else:
+        logger.info("Precision: %s (as configured).", MIXED_PRECISION[config.mixed_precision])
+    return config
+
+
 def _resolve_with_data(config: TrainConfig) -> tuple[TrainConfig, tf.data.Dataset, Any, int]:
     """Loads the training split and resolves the settings that depend on it."""
+    config = _resolve_precision(config)
     if config.data_kind == "synthetic":
         config = config.resolve()  # the demo's image size and image count
     train_ds, info = _load(config, config.train_split, config.num_images)
@@ -372,7 +393,7 @@ def _input_pipelines(
         training=True,
         batch_size=config.batch_size,
         image_size=config.image_size,
-        hide_patch_sizes=config.hide_patch_sizes,
+        hide_patch_sizes=config.hide_patch_sizes if config.hide_in == "data" else (),
         hide_prob=config.hide_prob,
         fill_value=mean,
         seed=seed,
@@ -455,6 +476,10 @@ def _train_into(
             std=None if config.weights else std,
             weights=config.weights,
         )
+        # The model that is saved; `fit` may train it behind a hiding layer.
+        trained = model
+        if config.hide_in == "model" and any(config.hide_patch_sizes) and config.hide_prob > 0:
+            model = _behind_hiding_layer(model, config, mean, seed)
         model.compile(
             optimizer=make_optimizer(config, config.epochs * steps),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -475,7 +500,9 @@ def _train_into(
             config.epochs, steps, strategy.num_replicas_in_sync, run_dir,
         )  # fmt: skip
 
-        recorder = RunRecorder(write_dir, steps, config.backup_every, global_step, history)
+        recorder = RunRecorder(
+            write_dir, steps, config.backup_every, global_step, history, saved_model=trained
+        )
         callbacks = [recorder, EpochSummaries(write_dir / LOGS_DIR)]
         fit_args = {
             "callbacks": callbacks,
@@ -508,9 +535,27 @@ def _train_into(
                     **fit_args,
                 )
         # The final model first, then the state it supersedes.
-        save_model_atomic(model, write_dir / MODEL_FILE)
+        save_model_atomic(trained, write_dir / MODEL_FILE)
         recorder.remove_state()
-    return model
+    return trained
+
+
+def _behind_hiding_layer(
+    model: keras.Model, config: TrainConfig, mean: list[float], seed: int
+) -> keras.Model:
+    """`model` with a `HideAndSeek` layer in front: the hiding runs inside the training step (on the
+    accelerator), the identity outside training. The layer computes in float32 so that raw pixels
+    and the mean fill stay exact under mixed precision."""
+    inputs = keras.Input(model.input_shape[1:], name="images")
+    hidden = HideAndSeek(
+        patch_sizes=config.hide_patch_sizes,
+        hide_prob=config.hide_prob,
+        fill_value=mean,
+        seed=seed,
+        dtype="float32",
+        name="hide_and_seek",
+    )(inputs)
+    return keras.Model(inputs, model(hidden), name=f"{model.name}_hiding")
 
 
 def _jit_compile(requested: bool) -> bool | str:
