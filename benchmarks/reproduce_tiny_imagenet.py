@@ -48,6 +48,7 @@ from hide_and_seek_tf import plotting, protocol  # noqa: E402
 from hide_and_seek_tf._io import write_json_atomic, write_text_atomic  # noqa: E402
 from hide_and_seek_tf.evaluation import METRICS_FILE, SCHEMA_VERSION, SWEEP_THRESHOLDS  # noqa: E402
 from hide_and_seek_tf.training.config import TrainConfig, config_differences  # noqa: E402
+from hide_and_seek_tf.training.precision import fastest_precision  # noqa: E402
 from hide_and_seek_tf.training.run_dir import (  # noqa: E402
     CONFIG_FILE,
     EVAL_DIR,
@@ -84,10 +85,21 @@ PAIRED = ("top1_cls", "gt_known_loc", "max_box_acc", "max_box_acc_v2", "top1_loc
 
 # === Runs ===
 def train_config(
-    args: argparse.Namespace, budget: int, config: str, seed: int, precision: str | bool = False
+    args: argparse.Namespace,
+    budget: int,
+    config: str,
+    seed: int,
+    precision: str | bool | None = None,
 ) -> TrainConfig:
-    """The TrainConfig of one run of the study (what the lead's runs were trained with)."""
-    suffix = "" if precision is False else f"_{precision}"
+    """The TrainConfig of one run of the study (what the lead's runs were trained with).
+
+    `precision` None: the study's `--mixed-precision` (no suffix); a value: a precision pair run.
+    """
+    suffix = "" if precision is None else f"_{precision}"
+    if precision is None:
+        # "auto" is resolved here, not by train(), so that the config matches on resume.
+        chosen = getattr(args, "mixed_precision", "float32")
+        precision = {"float32": False, "auto": fastest_precision()[0]}.get(chosen, chosen)
     return TrainConfig(
         data=f"tiny-imagenet:{args.data}",
         classes=args.classes,
@@ -488,6 +500,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="e{B}/{config}_s{seed}_{precision},...",
     )
     p.add_argument("--classes", type=int, default=10, help="the first K classes")
+    p.add_argument(
+        "--mixed-precision",
+        default="float32",
+        choices=("float32", "bfloat16", "auto"),
+        help="precision of the study's runs (float32: the 10-class study's; auto: the fastest "
+        "this machine runs natively, resolved here so that resumes match)",
+    )
     p.add_argument("--model", default="alexnet_gap_64")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--augment", default="flip", choices=("flip", "crop_flip"))
