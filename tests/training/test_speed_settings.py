@@ -12,7 +12,7 @@ import tensorflow as tf
 from hide_and_seek_tf.evaluation import evaluate_run
 from hide_and_seek_tf.export import export_run
 from hide_and_seek_tf.training import TrainConfig, load_run, train
-from hide_and_seek_tf.training.loop import _behind_hiding_layer
+from hide_and_seek_tf.training.loop import _behind_hiding_layer, cache_fits
 from hide_and_seek_tf.training.precision import choose_precision, cpu_flags, fastest_precision
 
 SMALL = {"num_images": 64, "image_size": 32, "batch_size": 16, "seed": 3, "epochs": 1}
@@ -114,3 +114,8 @@ def test_a_run_trained_with_hiding_in_the_model_saves_evaluates_and_exports(tmp_
     result = evaluate_run(run_dir, split="val", num_images=32, num_plot=0, progress=False)
     assert 0.0 <= result["metrics"]["top1_cls"] <= 100.0
     assert (export_run(run_dir) / "saved_model.pb").is_file()
+
+
+def test_decoded_images_are_cached_only_when_they_fit_in_memory():
+    assert cache_fits(38_000, (64, 64))  # Tiny ImageNet: 0.5 GB
+    assert not cache_fits(10**12, (224, 224))  # far beyond any machine's memory
