@@ -90,7 +90,9 @@ def test_in_a_pipeline_after_a_box_aware_flip_boxes_follow_the_flip_and_images_a
         out, flipped = pipeline(data(), training=True), flip_only(data(), training=True)
     else:
         out, flipped = (
-            next(iter(tf.data.Dataset.from_tensors(data()).map(p.__call__)))  # Pipeline: training=True by default
+            next(
+                iter(tf.data.Dataset.from_tensors(data()).map(p.__call__))
+            )  # Pipeline: training=True by default
             for p in (pipeline, flip_only)
         )
     moved = _np(flipped["bounding_boxes"]["boxes"])
