@@ -10,15 +10,17 @@ import sys
 
 FOLDER, ORDER = sys.argv[1], sys.argv[2]
 if ORDER == "package-then-keras":
-    import hide_and_seek_tf  # noqa: F401
     import keras
+
+    import hide_and_seek_tf  # noqa: F401
 elif ORDER == "keras-then-package":
     import keras
 
     import hide_and_seek_tf  # noqa: F401
 elif ORDER == "hiding-then-keras":  # TensorFlow loads Keras while `hiding` is half-imported
-    import hide_and_seek_tf.hiding  # noqa: F401
     import keras
+
+    import hide_and_seek_tf.hiding  # noqa: F401
 else:
     raise SystemExit(f"unknown ORDER={ORDER!r}")
 

@@ -52,11 +52,23 @@ def test_files_saved_under_each_backend_load_in_fresh_processes_under_the_others
     runs = [
         ("tensorflow", "package-then-keras", []),
         ("jax", "keras-then-package", ["images_tensorflow", "sequences_tensorflow"]),
-        ("torch", "hiding-then-keras", ["images_jax", "images_tensorflow", "sequences_jax",
-                                        "sequences_tensorflow"]),  # fmt: skip
-        ("tensorflow", "hiding-then-keras", ["images_jax", "images_tensorflow", "images_torch",
-                                             "sequences_jax", "sequences_tensorflow",
-                                             "sequences_torch"]),  # fmt: skip
+        (
+            "torch",
+            "hiding-then-keras",
+            ["images_jax", "images_tensorflow", "sequences_jax", "sequences_tensorflow"],
+        ),  # fmt: skip
+        (
+            "tensorflow",
+            "hiding-then-keras",
+            [
+                "images_jax",
+                "images_tensorflow",
+                "images_torch",
+                "sequences_jax",
+                "sequences_tensorflow",
+                "sequences_torch",
+            ],
+        ),  # fmt: skip
     ]
     for backend, order, expected in runs:
         pytest.importorskip(backend, reason=f"{backend} is in requirements.txt: reinstall")
