@@ -37,17 +37,18 @@ _state = {"registered": False, "keras_loaded": False, "importing": 0}
 
 def register_serializables() -> None:
     """Imports every module in `SERIALIZABLE_MODULES` (each registers its objects with Keras)."""
-    with _lock:
+    with _lock:  # not held while importing: another thread's import may be waiting for it
         if _state["registered"]:
             return
         _state["registered"] = True
-        try:
-            for module in SERIALIZABLE_MODULES:
-                importlib.import_module(module)
-        except BaseException:
+    try:
+        for module in SERIALIZABLE_MODULES:
+            importlib.import_module(module)
+    except BaseException:
+        with _lock:
             _state["registered"] = False
-            raise
-        _remove_hook()
+        raise
+    _remove_hook()
 
 
 def register_when_keras_loads() -> None:
