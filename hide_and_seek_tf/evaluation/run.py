@@ -43,9 +43,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from hide_and_seek_tf import plotting, protocol
+from hide_and_seek_tf import plotting
 from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
 from hide_and_seek_tf.classifier import check_preprocessing, find_cam_head
+from hide_and_seek_tf.evaluation import protocol
 from hide_and_seek_tf.metrics import IOU_THRESHOLDS, choose_fixed_box
 from hide_and_seek_tf.training.run_dir import EVAL_DIR
 
