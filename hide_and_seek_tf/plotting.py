@@ -33,7 +33,8 @@ def threshold_curve_figure(result: dict[str, Any]) -> Figure:
     ax = fig.add_subplot()
     marker = "o" if len(t) < 20 else None
     ax.plot(t, curves["gt_known_loc"], marker=marker, label="GT-known Loc (IoU 0.5)")
-    ax.plot(t, curves["top1_loc"], marker=marker, label="Top-1 Loc")
+    if curves["top1_loc"] is not None:  # None: CAM files, no class scores
+        ax.plot(t, curves["top1_loc"], marker=marker, label="Top-1 Loc")
     for delta, values in (curves["box_acc_v2"] or {}).items():
         ax.plot(t, values, linestyle=":", label=f"BoxAccV2 (IoU {delta})")
     for name, base in result["baselines"].items():

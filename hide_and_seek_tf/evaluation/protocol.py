@@ -41,10 +41,10 @@ import numpy as np
 from hide_and_seek_tf.metrics import (
     IOU_THRESHOLDS,
     FixedBoxBaseline,
-    LocalizationEvaluator,
     best_iou,
     box_iou,
     label_ranks,
+    localization_metrics,
     valid_boxes,
 )
 
@@ -158,6 +158,23 @@ def cam_inside_outside(cams: np.ndarray, gt_boxes: np.ndarray) -> tuple[np.ndarr
     return mean_in, mean_out
 
 
+def paper_box_ious(
+    cams: Any, thresholds: Sequence[float], gt_boxes: np.ndarray, max_components: int = 16
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The paper-exact boxes (`cams_to_boxes`: the largest 8-connected component of
+    cam >= t * max, and every component for MaxBoxAccV2) of a batch and their best IoUs.
+
+    Returns:
+        (largest (B, T, 4) int32, iou (B, T), any_iou (B, T)), as `wsol_box_ious`.
+    """
+    from hide_and_seek_tf.boxes import cams_to_boxes
+
+    largest = cams_to_boxes(cams, thresholds, mode="largest").numpy()
+    every = cams_to_boxes(cams, thresholds, mode="all", max_components=max_components).numpy()
+    any_iou = best_iou(every, gt_boxes).max(axis=-1, initial=0.0)
+    return largest.astype(np.int32), best_iou(largest, gt_boxes), any_iou
+
+
 def score_batches(
     model: Any,
     batches: Iterable[Mapping[str, Any]],
@@ -172,75 +189,122 @@ def score_batches(
     preprocessing: str | None = None,
     cam_layer: str | None = None,
     classifier_layer: str | None = None,
+    protocol: str = "paper",
+    cam_files: Any = None,
+    save_cams: Any = None,
+    num_classes: int | None = None,
 ) -> SplitScores:
     """One pass over evaluation batches: class scores, ground-truth-class CAMs, their boxes at every
-    CAM threshold (largest component and every component), the metrics and the per-image arrays.
+    CAM threshold (largest and every component or contour), the per-image records and the metrics
+    computed from them (`metrics.localization_metrics`).
 
     Args:
         model: a classifier with a global pooling and a Dense after it (the project's models:
-            `cam_features` and `predictions` layers; see `classifier.find_cam_head`).
-        batches: `make_pipeline(..., training=False)` batches ("image", "label", "boxes", "id").
+            `cam_features` and `predictions` layers; see `classifier.find_cam_head`); None with
+            `cam_files` (no class scores then: the classification metrics are None).
+        batches: `make_pipeline(..., training=False)` batches ("image", "label", "boxes", "id";
+            with protocol "wsolevaluation" also "source_size" and "source_boxes").
         cam_thresholds: the CAM threshold grid (fractions of each map's max).
         fixed_threshold: the threshold GT-known / Top-1 / Top-5 Loc are reported at (in the grid).
         ten_crop: average scores and CAMs over 10 crops (`cam.ten_crop_cams`).
         iou_thresholds: IoU thresholds of BoxAcc / MaxBoxAccV2.
-        max_components: boxes per CAM kept for MaxBoxAccV2.
+        max_components: boxes per CAM kept for MaxBoxAccV2 (paper protocol).
         num_plot: how many images to keep in `shown`.
         progress: a `keras.utils.Progbar` (or None).
         preprocessing: None (the model takes raw pixels), or the `keras.applications` convention
             ("tf", "torch", "caffe") applied to the pixels before the model (`shown` keeps them raw).
         cam_layer, classifier_layer: layer names for CAM; default: found (`find_cam_head`).
+        protocol: "paper" (boxes by `cams_to_boxes` at the image size) or "wsolevaluation"
+            (`hide_and_seek_tf.evaluation.wsolevaluation`: 224 x 224 maps and boxes, OpenCV
+            contours).
+        cam_files: a `CamFiles` reading each image's CAM instead of the model.
+        save_cams: a `CamFiles` each scored CAM is written to.
+        num_classes: the class count (needed with `cam_files`, which has no scores).
 
     Returns:
         A `SplitScores`.
 
     Raises:
-        ValueError: the batches hold no image.
+        ValueError: the batches hold no image; a bad `protocol`; a CAM file that is missing or
+            malformed (named).
     """
     import tensorflow as tf
 
     from hide_and_seek_tf.cam import class_activation_maps, ten_crop_cams
     from hide_and_seek_tf.classifier import preprocess
+    from hide_and_seek_tf.evaluation import wsolevaluation as wsol
 
+    wsol.check_protocol(protocol)
     heads = dict(cam_layer=cam_layer, classifier_layer=classifier_layer)
     grid = tuple(float(t) for t in cam_thresholds)
-    evaluator = LocalizationEvaluator(
-        cam_thresholds=grid, iou_thresholds=iou_thresholds, fixed_threshold=fixed_threshold
-    )
-    fixed_t = grid[evaluator.fixed_index]
+    fixed_t = grid[threshold_index(grid, fixed_threshold, "fixed_threshold")]
+    if protocol == "wsolevaluation":
+        wsol.import_cv2()  # one line before any work when OpenCV is missing
     parts: dict[str, list[np.ndarray]] = {}
     shown: dict[str, list] = {"image": [], "cam": [], "gt": [], "box": [], "label": [], "pred": []}
     image_size = None
     for batch in batches:
-        images, labels, gt = batch["image"], batch["label"], batch["boxes"]
-        image_size = (int(images.shape[1]), int(images.shape[2]))
-        inputs = preprocess(images, preprocessing)
-        if ten_crop:
-            scores, cams = ten_crop_cams(model, inputs, labels, **heads)
+        images, labels = batch["image"], batch["label"]
+        labels_np = labels.numpy().astype(np.int64)
+        ids = (
+            np.array([v.decode() for v in batch["id"].numpy()], dtype=object)
+            if "id" in batch
+            else np.full(len(labels_np), "", dtype=object)
+        )
+        if cam_files is not None:
+            cams_np, logits = cam_files.read(ids), None
         else:
-            scores, cams = class_activation_maps(model, inputs, class_ids=labels, **heads)
-            cams = cams[:, 0]
-        largest, every = evaluator.accumulate_cams(scores, cams, labels, gt, max_components)
-
-        logits = scores.numpy().astype(np.float64)
-        labels_np, gt_np = labels.numpy().astype(np.int64), gt.numpy()
-        cams_np, largest_np = cams.numpy(), largest.numpy()
-        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
+            inputs = preprocess(images, preprocessing)
+            if ten_crop:
+                scores, cams = ten_crop_cams(model, inputs, labels, **heads)
+            else:
+                scores, cams = class_activation_maps(model, inputs, class_ids=labels, **heads)
+                cams = cams[:, 0]
+            cams_np, logits = np.asarray(cams), scores.numpy().astype(np.float64)
+        if protocol == "wsolevaluation":
+            if cam_files is None:
+                cams_np = wsol.normalize_cams(cams_np)
+            elif cams_np.shape[1:] != (wsol.WSOL_SIZE,) * 2:  # scored as saved, like theirs
+                raise ValueError(
+                    f"protocol 'wsolevaluation' scores {wsol.WSOL_SIZE} x {wsol.WSOL_SIZE} CAMs. "
+                    f"Received: maps of {list(cams_np.shape[1:])} in {cam_files.folder}"
+                )
+            gt_np = wsol.rescale_boxes(batch["source_boxes"].numpy(), batch["source_size"].numpy())
+            largest_np, iou, any_iou = wsol.wsol_box_ious(cams_np, grid, gt_np)
+        else:
+            size = tuple(int(v) for v in images.shape[1:3])
+            if cams_np.shape[1:] != size:  # CAM files of another size
+                cams_np = wsol.normalize_cams(cams_np, size)
+            gt_np = batch["boxes"].numpy().astype(np.float64)
+            largest_np, iou, any_iou = paper_box_ious(cams_np, grid, gt_np, max_components)
+        image_size = tuple(int(v) for v in cams_np.shape[1:3])
+        if save_cams is not None:
+            save_cams.write(ids, cams_np)
         inside, outside = cam_inside_outside(cams_np, gt_np)
         peak = cams_np.max(axis=(1, 2), keepdims=True)
+        n = len(labels_np)
+        if logits is not None:
+            probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+            probs /= probs.sum(axis=1, keepdims=True)
+            classes = {
+                "top1_class": logits.argmax(axis=1),
+                "top1_score": probs.max(axis=1),
+                "label_rank": label_ranks(logits, labels_np),
+            }
+        else:  # CAM files carry no class scores
+            classes = {
+                "top1_class": np.full(n, -1),
+                "top1_score": np.full(n, np.nan),
+                "label_rank": np.full(n, -1),
+            }
         new = {
-            "id": np.array([v.decode() for v in batch["id"].numpy()], dtype=object)
-            if "id" in batch
-            else np.full(len(labels_np), "", dtype=object),
+            "id": ids,
             "label": labels_np,
-            "top1_class": logits.argmax(axis=1),
-            "top1_score": probs.max(axis=1),
-            "label_rank": label_ranks(logits, labels_np),
-            "gt": gt_np.astype(np.float64),
-            "boxes": largest_np.astype(np.int32),
-            "iou": best_iou(largest_np, gt_np),
-            "any_iou": best_iou(every.numpy(), gt_np).max(axis=-1, initial=0.0),
+            **classes,
+            "gt": gt_np,
+            "boxes": largest_np,
+            "iou": iou,
+            "any_iou": any_iou,
             "cam_inside": inside,
             "cam_outside": outside,
             "cam_foreground_fraction": (cams_np >= fixed_t * peak).mean(axis=(1, 2)),
@@ -249,18 +313,33 @@ def score_batches(
             parts.setdefault(key, []).append(value)
         room = num_plot - len(shown["image"])
         if room > 0:
-            shown["image"] += list(images[:room].numpy())
+            shown_images = images[:room].numpy()
+            if shown_images.shape[1:3] != cams_np.shape[1:3]:  # wsolevaluation: 224 x 224
+                shown_images = tf.image.resize(shown_images, cams_np.shape[1:3]).numpy()
+            shown["image"] += list(shown_images)
             shown["cam"] += list(cams_np[:room])
             shown["gt"] += list(gt_np[:room])
-            shown["box"] += list(largest_np[:room, evaluator.fixed_index])
+            shown["box"] += list(largest_np[:room, grid.index(fixed_t)])
             shown["label"] += list(labels_np[:room])
-            shown["pred"] += list(tf.argmax(scores[:room], axis=-1).numpy())
+            shown["pred"] += list(new["top1_class"][:room])
         if progress is not None:
             progress.add(int(images.shape[0]))
-    if evaluator.num_images == 0:
+    if not parts:
         raise ValueError("The split has no images.")
     per_image = {key: _concat(values) for key, values in parts.items()}
-    return SplitScores(evaluator.compute(), per_image, shown, image_size)
+    if num_classes is None:
+        num_classes = int(logits.shape[1]) if logits is not None else 1
+    known = per_image["label_rank"] >= 0
+    metrics = localization_metrics(
+        per_image["label_rank"] if known.all() else None,
+        num_classes,
+        per_image["iou"],
+        per_image["any_iou"],
+        grid,
+        iou_thresholds,
+        fixed_t,
+    )
+    return SplitScores(metrics, per_image, shown, image_size)
 
 
 def _concat(values: list[np.ndarray]) -> np.ndarray:
@@ -347,8 +426,8 @@ def report_at_thresholds(metrics: Mapping[str, Any], choice: Mapping[str, Any]) 
         "tau": grid[i],
         "max_box_acc": curves["box_acc"]["0.5"][i],
         "gt_known_loc": curves["gt_known_loc"][i],
-        "top1_loc": curves["top1_loc"][i],
-        "top5_loc": curves["top5_loc"][i],
+        "top1_loc": curves["top1_loc"][i] if curves["top1_loc"] else None,  # None: no scores
+        "top5_loc": curves["top5_loc"][i] if curves["top5_loc"] else None,
         "box_acc_per_iou": {d: values[i] for d, values in curves["box_acc"].items()},
         "max_box_acc_v2": None,
         "max_box_acc_v2_per_iou": None,
@@ -606,6 +685,7 @@ def localization_summary(table: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """
     n = len(table["label"])
     top1 = table["label_rank"] == 0
+    ranked = not (np.asarray(table["label_rank"]) < 0).any()  # CAM files: no class scores
     hit, tau_hit = table["iou"] >= 0.5, table["tau_iou"] >= 0.5
     # The IoU deltas MaxBoxAccV2 was scored at (a column of NaN: not scored).
     v2 = [
@@ -616,14 +696,14 @@ def localization_summary(table: Mapping[str, np.ndarray]) -> dict[str, Any]:
     contrast = table["cam_inside"] - table["cam_outside"]
     return {
         "count": int(n),
-        "top1_cls": _pct(top1),
+        "top1_cls": _pct(top1) if ranked else None,
         "gt_known_loc": _pct(hit),
-        "top1_loc": _pct(hit & top1),
+        "top1_loc": _pct(hit & top1) if ranked else None,
         "max_box_acc": _pct(tau_hit),
-        "top1_loc_at_tau": _pct(tau_hit & top1),
+        "top1_loc_at_tau": _pct(tau_hit & top1) if ranked else None,
         "max_box_acc_v2": float(np.mean([_pct(h) for h in v2])) if v2 else None,
         "fixed_box_gt_known_loc": _pct(table["fixed_box_iou"] >= 0.5),
-        "fixed_box_top1_loc": _pct((table["fixed_box_iou"] >= 0.5) & top1),
+        "fixed_box_top1_loc": _pct((table["fixed_box_iou"] >= 0.5) & top1) if ranked else None,
         "whole_image_gt_known_loc": _pct(table["whole_image_iou"] >= 0.5),
         "cam_inside": _nanmean(table["cam_inside"]),
         "cam_outside": _nanmean(table["cam_outside"]),

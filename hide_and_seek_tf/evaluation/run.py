@@ -46,7 +46,9 @@ import numpy as np
 from hide_and_seek_tf import plotting
 from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
 from hide_and_seek_tf.classifier import check_preprocessing, find_cam_head
-from hide_and_seek_tf.evaluation import protocol
+from hide_and_seek_tf.evaluation import protocol as scoring
+from hide_and_seek_tf.evaluation import wsolevaluation as wsol
+from hide_and_seek_tf.evaluation.cam_files import CamFiles
 from hide_and_seek_tf.metrics import IOU_THRESHOLDS, choose_fixed_box
 from hide_and_seek_tf.training.run_dir import EVAL_DIR
 
@@ -190,10 +192,15 @@ _TRAIN_BOXES: dict[str, tuple[list[int], int]] = {}
 
 
 def _train_box(
-    config: dict[str, Any], data: str | None, image_size: tuple[int, int], num: int
+    config: dict[str, Any],
+    data: str | None,
+    image_size: tuple[int, int],
+    num: int,
+    protocol: str = "paper",
 ) -> tuple[list[int], int]:
     """The fixed box fitted on the boxes of up to `num` training images spread evenly over the
-    split (every k-th image, so all classes take part), at the model's input size."""
+    split (every k-th image, so all classes take part), at the model's input size (protocol
+    "wsolevaluation": boxes rescaled to 224 x 224 by its rule)."""
     key = json.dumps(
         [
             data or config["data"],
@@ -204,16 +211,21 @@ def _train_box(
             ),
             list(image_size),
             num,
+            protocol,
         ],
         sort_keys=True,
     )
     if key not in _TRAIN_BOXES:
-        _TRAIN_BOXES[key] = _fit_train_box(config, data, image_size, num)
+        _TRAIN_BOXES[key] = _fit_train_box(config, data, image_size, num, protocol)
     return _TRAIN_BOXES[key]
 
 
 def _fit_train_box(
-    config: dict[str, Any], data: str | None, image_size: tuple[int, int], num: int
+    config: dict[str, Any],
+    data: str | None,
+    image_size: tuple[int, int],
+    num: int,
+    protocol: str = "paper",
 ) -> tuple[list[int], int]:
     import tensorflow as tf  # the data pipeline is tf.data whatever the Keras backend
 
@@ -224,7 +236,7 @@ def _fit_train_box(
         data,
         _train_split(config),
         config.get("num_images"),
-        tuple(image_size),
+        _load_size(config, data, tuple(image_size), protocol),
         require_boxes=False,
     )
 
@@ -249,8 +261,13 @@ def _fit_train_box(
         image_size=image_size,
         cache=False,
         max_boxes=_max_boxes(info),
+        source_boxes=protocol == "wsolevaluation",
     )
-    found = [b["boxes"].numpy() for b in batches]
+    if protocol == "wsolevaluation":
+        image_size = (wsol.WSOL_SIZE, wsol.WSOL_SIZE)
+        found = [wsol.rescale_boxes(b["source_boxes"], b["source_size"]) for b in batches]
+    else:
+        found = [b["boxes"].numpy() for b in batches]
     if not found:
         raise ValueError(
             f"No image of the training split {_train_split(config)!r} has a box: the fixed-box "
@@ -261,8 +278,14 @@ def _fit_train_box(
 
 
 def _grid(
-    thresholds: Sequence[float] | None, sweep: bool, choose: bool, paper_t: float
+    thresholds: Sequence[float] | None,
+    sweep: bool,
+    choose: bool,
+    paper_t: float,
+    protocol: str = "paper",
 ) -> tuple[float, ...]:
+    if protocol == "wsolevaluation" and (sweep or thresholds is None):
+        return wsol.WSOL_THRESHOLDS  # the exact floats: int(t * max) depends on them
     if sweep or (choose and thresholds is None):
         return SWEEP_THRESHOLDS
     return (paper_t,) if thresholds is None else tuple(float(t) for t in thresholds)
@@ -279,8 +302,62 @@ def _parse_fractions(occlusion: Sequence[float] | None) -> tuple[float, ...] | N
     return fractions
 
 
+def _load_size(
+    config: dict[str, Any], data: str | None, image_size: tuple[int, int] | None, protocol: str
+) -> tuple[int, int] | None:
+    """The size images are loaded at: the model's (paper protocol), or as decoded
+    (wsolevaluation rescales the decoded image's boxes itself); synthetic images are rendered at
+    the size asked for (None: its default), and that render is the decoded image."""
+    if protocol == "paper" or _data_spec(config, data).kind == "synthetic":
+        return image_size
+    return None
+
+
+def _protocol_rules(protocol: str, max_components: int) -> dict[str, str]:
+    """The `protocol` block's description of the CAM, box and IoU rules."""
+    if protocol == "wsolevaluation":
+        return {
+            "cam": "ground-truth class; sum_i W(c, i) F_i, bilinear upsampling to the image, "
+            f"then to {wsol.WSOL_SIZE} x {wsol.WSOL_SIZE}, min-max to [0, 1]",
+            "box": "clovaai/wsolevaluation BoxEvaluator: uint8 map > int(t * max), OpenCV "
+            "contours; the largest by contourArea, MaxBoxAccV2 every contour; x1 = x + w "
+            f"clipped to {wsol.WSOL_SIZE - 1}; ground-truth boxes rescaled with int()",
+            "iou": "inclusive pixel boxes, (x1 - x0 + 1) * (y1 - y0 + 1)",
+        }
+    return {
+        "cam": "ground-truth class; sum_i W(c, i) F_i, bilinear upsampling, min-max to [0, 1]",
+        "box": "largest 8-connected component of cam >= t * max(cam); MaxBoxAccV2: every "
+        f"component (up to {max_components})",
+        "iou": "inclusive pixel boxes, (x1 - x0 + 1) * (y1 - y0 + 1)",
+    }
+
+
+def _cam_files_config(
+    cam_files: CamFiles, data: str | None, fractions: Any
+) -> tuple[dict[str, Any], Path]:
+    """The run config of a folder of CAM files (no model): the data only."""
+    if not data:
+        raise ValueError(
+            "`cams` needs `data` (the split's images, labels and boxes). Received: data=None"
+        )
+    if not cam_files.folder.is_dir():
+        raise FileNotFoundError(f"CAM folder not found: {cam_files.folder} (`cams`).")
+    if fractions is not None:
+        raise ValueError("`occlusion` needs a model; CAM files have none (`cams`).")
+    return {"data": data, "train_split": None}, cam_files.folder.parent
+
+
+def _cam_file_size(
+    cam_files: CamFiles, config: dict[str, Any], data: str | None, split: str
+) -> tuple[int, int]:
+    """The (H, W) of the split's first CAM file: the paper protocol scores boxes at that size."""
+    ds, _ = _load_data(config, data, split, 1, None)
+    first = next(iter(ds.take(1)))["id"].numpy().decode()
+    return tuple(int(v) for v in cam_files.read([first]).shape[1:3])
+
+
 def evaluate_run(
-    run_dir: str | os.PathLike,
+    run_dir: str | os.PathLike | None,
     *,
     data: str | None = None,
     split: str = "val",
@@ -289,8 +366,8 @@ def evaluate_run(
     sweep: bool = False,
     fixed_threshold: float | None = None,
     occlusion: Sequence[float] | None = None,
-    occlusion_cell: int = protocol.OCCLUSION_CELL,
-    occlusion_seed: int = protocol.OCCLUSION_SEED,
+    occlusion_cell: int = scoring.OCCLUSION_CELL,
+    occlusion_seed: int = scoring.OCCLUSION_SEED,
     ten_crop: bool = False,
     batch_size: int = 64,
     num_images: int | None = None,
@@ -303,6 +380,10 @@ def evaluate_run(
     cam_layer: str | None = None,
     classifier_layer: str | None = None,
     preprocessing: str | None = None,
+    protocol: str = "paper",
+    save_cams: str | os.PathLike | None = None,
+    cams: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Evaluates the model of a training run on a split and writes `RUN/eval/`.
 
@@ -342,6 +423,16 @@ def evaluate_run(
             pooling and a Dense after it can be evaluated.
         preprocessing: None (the model takes raw pixels), or the `keras.applications`
             convention ("tf", "torch", "caffe") applied to the pixels before the model.
+        protocol: "paper" (the default: boxes by `cams_to_boxes` at the image size) or
+            "wsolevaluation" (clovaai/wsolevaluation's `BoxEvaluator`, exactly: 224 x 224 maps,
+            OpenCV contours, thresholds `np.arange(0, 1, 0.01)` unless `thresholds` is given;
+            see `hide_and_seek_tf.evaluation.wsolevaluation` and docs/architecture.md).
+        save_cams: a folder to write every scored CAM to as `<image_id>.npy` (float32, in
+            [0, 1]; 224 x 224 under "wsolevaluation"), wsolevaluation's format.
+        cams: a folder of such CAM files to score instead of a model (`run_dir` None, `data`
+            required): localization, baselines and the size breakdown; no class scores, so the
+            classification metrics (and Top-1 / Top-5 Loc) are None.
+        data_dir: the image root (`wsol:`, `csv:`) or TFDS folder of `data`; default the run's.
 
     Returns:
         The content of `metrics.json` (see docs/architecture.md for its keys).
@@ -354,19 +445,34 @@ def evaluate_run(
     """
     if load_run is None:
         from hide_and_seek_tf.training import load_run
-    run_dir = Path(run_dir)
     fractions = _parse_fractions(occlusion)
     check_preprocessing(preprocessing)
-    model, config, mean = load_run(run_dir)
+    wsol.check_protocol(protocol)
+    if protocol == "wsolevaluation":
+        wsol.import_cv2()  # one line when OpenCV is missing, before any work
     heads = dict(cam_layer=cam_layer, classifier_layer=classifier_layer)
-    find_cam_head(model, **heads)  # a model CAM cannot read fails before any data is loaded
+    cam_files = CamFiles(cams) if cams is not None else None
+    if cam_files is not None:
+        model, mean = None, None
+        config, run_dir = _cam_files_config(cam_files, data, fractions)
+    else:
+        run_dir = Path(run_dir)
+        model, config, mean = load_run(run_dir)
+        find_cam_head(model, **heads)  # a model CAM cannot read fails before any data is loaded
+    if data_dir is not None:
+        config = {**config, "data_dir": str(data_dir)}
     if fractions is not None and mean is None:
         raise ValueError(
             "`occlusion` fills the hidden cells with the run's dataset mean, and this model "
             f"has none (a model file, not a run directory). Received: run_dir={str(run_dir)!r}"
         )
-    image_size = tuple(int(v) for v in model.input_shape[1:3])
-    model_name = config.get("model", model.name)
+    if model is not None:
+        image_size = tuple(int(v) for v in model.input_shape[1:3])
+    elif protocol == "wsolevaluation":
+        image_size = (wsol.WSOL_SIZE, wsol.WSOL_SIZE)
+    else:
+        image_size = _cam_file_size(cam_files, config, data, split)
+    model_name = config.get("model", model.name if model is not None else "cam files")
     paper_t = PAPER_THRESHOLDS.get(model_name, DEFAULT_THRESHOLD)
     if fixed_threshold is not None:
         fixed = float(fixed_threshold)
@@ -374,7 +480,7 @@ def evaluate_run(
         fixed = float(thresholds[0])  # one threshold given: report at it
     else:
         fixed = paper_t
-    grid = _grid(thresholds, sweep, choose_on is not None, paper_t)
+    grid = _grid(thresholds, sweep, choose_on is not None, paper_t, protocol)
     if not any(math.isclose(t, fixed, abs_tol=1e-6) for t in grid):
         grid = tuple(sorted(grid + (fixed,)))
     held_out = choose_on is not None and choose_on != split
@@ -384,9 +490,12 @@ def evaluate_run(
     ]
     from hide_and_seek_tf.data import make_pipeline
 
+    load_size = _load_size(config, data, None if cam_files else image_size, protocol)
+
     def batches_of(name: str) -> tuple[Any, Any]:
-        ds, info = _load_data(config, data, name, num_images, image_size)
-        _check_match(model, config, info, run_dir)
+        ds, info = _load_data(config, data, name, num_images, load_size)
+        if model is not None:
+            _check_match(model, config, info, run_dir)
         pipeline = make_pipeline(
             ds,
             training=False,
@@ -394,15 +503,16 @@ def evaluate_run(
             image_size=image_size,
             cache=False,
             max_boxes=_max_boxes(info),
+            source_boxes=protocol == "wsolevaluation",
         )
         return pipeline, info
 
-    def score(name: str, plot: int) -> tuple[protocol.SplitScores, Any]:
+    def score(name: str, plot: int) -> tuple[scoring.SplitScores, Any]:
         pipeline, info = batches_of(name)
         total = info.num_examples if num_images is None else num_images
         bar = keras.utils.Progbar(total, unit_name="image") if progress else None
         try:
-            scores = protocol.score_batches(
+            scores = scoring.score_batches(
                 model,
                 pipeline,
                 grid,
@@ -412,38 +522,47 @@ def evaluate_run(
                 num_plot=plot,
                 progress=bar,
                 preprocessing=preprocessing,
+                protocol=protocol,
+                cam_files=cam_files,
+                save_cams=saver,
+                num_classes=info.num_classes,
                 **heads,
             )
         except ValueError as err:
+            if str(err) != "The split has no images.":
+                raise
             raise ValueError(
                 f"The {name!r} split of {data or config['data']!r} has no images."
             ) from err
         return scores, info
 
+    saver = CamFiles(save_cams) if save_cams is not None else None
+
     chosen = score(choose_on, 0)[0] if held_out else None
     report, info = score(split, num_plot)
-    choice = protocol.threshold_choice(
+    choice = scoring.threshold_choice(
         report.metrics, split, chosen.metrics if chosen else None, choose_on
     )
     if chosen is not None:
         choice["chosen_on_curves"] = chosen.metrics["curves"]
-    train_box, train_count = _train_box(config, data, image_size, baseline_images)
-    table = protocol.per_image_table(report, choice["tau"], choice["tau_v2"], train_box)
-    overall = protocol.localization_summary(table)
-    baselines = protocol.score_fixed_boxes(
-        {"whole_image": protocol.whole_image_box(image_size), "train_box": train_box},
+    train_box, train_count = _train_box(config, data, image_size, baseline_images, protocol)
+    table = scoring.per_image_table(report, choice["tau"], choice["tau_v2"], train_box)
+    overall = scoring.localization_summary(table)
+    map_size = report.image_size  # the maps' and boxes' size (224 x 224 for wsolevaluation)
+    baselines = scoring.score_fixed_boxes(
+        {"whole_image": scoring.whole_image_box(map_size), "train_box": train_box},
         report.per_image["gt"],
     )
     baselines["train_box"]["fitted_on_train_images"] = train_count
     baselines["train_box"]["top1_loc_with_model_classes"] = overall["fixed_box_top1_loc"]
-    whole = np.all(table_boxes(table, "box") == protocol.whole_image_box(image_size), axis=1)
+    whole = np.all(table_boxes(table, "box") == scoring.whole_image_box(map_size), axis=1)
     metrics = report.metrics
     result = {
         "schema_version": SCHEMA_VERSION,
         "metrics": metrics,
         "threshold_choice": choice,
         "baselines": baselines,
-        "size_breakdown": protocol.size_breakdown(table),
+        "size_breakdown": scoring.size_breakdown(table),
         "cam_contrast": {
             "cam_threshold": metrics["cam_threshold"],
             "mean_inside": overall["cam_inside"],
@@ -465,13 +584,15 @@ def evaluate_run(
             "run_dir": str(run_dir),
             "pooling": config.get("pooling"),
             "hide_patch_sizes": config.get("hide_patch_sizes"),
-            "num_classes": int(model.output_shape[-1]),
+            "num_classes": info.num_classes if model is None else int(model.output_shape[-1]),
             "preprocessing": preprocessing,
+            "cam_files": None if cams is None else str(cams),
         },
         "protocol": {
-            "cam": "ground-truth class; sum_i W(c, i) F_i, bilinear upsampling, min-max to [0, 1]",
-            "box": "largest 8-connected component of cam >= t * max(cam); MaxBoxAccV2: every "
-            f"component (up to {max_components})",
+            "name": protocol,
+            "map_size": list(map_size),
+            "cam_files_saved_to": None if save_cams is None else str(save_cams),
+            **_protocol_rules(protocol, max_components),
             "cam_thresholds": list(grid),
             "fixed_threshold": fixed,
             "iou_thresholds": list(IOU_THRESHOLDS),
@@ -481,14 +602,13 @@ def evaluate_run(
             "thresholds_swept_on": choice["chosen_on"] if len(grid) > 1 else None,
             # None: no holdout split scored; False: a model file, its training images unknown
             "holdout_checked_unseen": None if set(checked) == {None} else False not in checked,
-            "iou": "inclusive pixel boxes, (x1 - x0 + 1) * (y1 - y0 + 1)",
         },
     }
     if fractions is not None:
         pipeline, _ = batches_of(split)
         result["occlusion"] = {
             "fractions": list(fractions),
-            "top1_cls": protocol.occlusion_top1(
+            "top1_cls": scoring.occlusion_top1(
                 model,
                 pipeline,
                 fractions,
@@ -504,7 +624,7 @@ def evaluate_run(
         }
     out = Path(out_dir) if out_dir is not None else run_dir / EVAL_DIR
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / PER_IMAGE_FILE, protocol.per_image_csv(table))
+    write_text_atomic(out / PER_IMAGE_FILE, scoring.per_image_csv(table))
     write_text_atomic(out / "thresholds.csv", _curves_csv(metrics))
     plotting.save_figure(out / "threshold_curve.png", plotting.threshold_curve_figure(result))
     plotting.save_figure(
@@ -562,15 +682,22 @@ def format_report(result: dict[str, Any], out_dir: str | os.PathLike | None = No
     lines = [
         f"{result['model']['name']} on {result['data']['spec']} / {result['data']['split']} "
         f"({m['num_images']} images{', ten-crop' if proto['ten_crop'] else ''})",
-        f"  top-1 / top-5 classification : {m['top1_cls']:.2f} / {m['top5_cls']:.2f}",
+        f"  top-1 / top-5 classification : {_num(m['top1_cls'], 2)} / {_num(m['top5_cls'], 2)}",
+        f"  protocol                     : {proto.get('name', 'paper')}"
+        + (
+            f" (CAM files {result['model']['cam_files']})"
+            if result["model"].get("cam_files")
+            else ""
+        ),
         f"  at CAM threshold {m['cam_threshold']:g}, IoU 0.5:",
         f"    GT-known Loc               : {m['gt_known_loc']:.2f}",
-        f"    Top-1 / Top-5 Loc          : {m['top1_loc']:.2f} / {m['top5_loc']:.2f}",
+        f"    Top-1 / Top-5 Loc          : {_num(m['top1_loc'], 2)} / {_num(m['top5_loc'], 2)}",
         f"  tau = {choice['tau']:g}, {where}"
         + (f"; MaxBoxAccV2 taus {v2_taus}" if v2_taus else ""),
         f"    MaxBoxAcc                  : {choice['max_box_acc']:.2f}",
         f"    MaxBoxAccV2                : {_num(choice['max_box_acc_v2'], 2)}",
-        f"    GT-known / Top-1 Loc @ tau : {choice['gt_known_loc']:.2f} / {choice['top1_loc']:.2f}",
+        f"    GT-known / Top-1 Loc @ tau : {choice['gt_known_loc']:.2f} / "
+        f"{_num(choice['top1_loc'], 2)}",
     ]
     if held:
         bound = choice["upper_bound"]
@@ -581,7 +708,8 @@ def format_report(result: dict[str, Any], out_dir: str | os.PathLike | None = No
     lines += [
         f"  baselines, GT-known Loc      : whole image {base['whole_image']['gt_known_loc']:.2f}, "
         f"train box {base['train_box']['box']} {base['train_box']['gt_known_loc']:.2f} "
-        f"(Top-1 Loc with the model's classes {base['train_box']['top1_loc_with_model_classes']:.2f})",
+        f"(Top-1 Loc with the model's classes "
+        f"{_num(base['train_box']['top1_loc_with_model_classes'], 2)})",
         f"  CAM inside / outside the GT boxes: {_num(result['cam_contrast']['mean_inside'], 3)} / "
         f"{_num(result['cam_contrast']['mean_outside'], 3)}; boxes at {m['cam_threshold']:g} that "
         f"are the whole image: {result['cam_contrast']['whole_image_boxes']:.1f}%",
@@ -620,7 +748,8 @@ def _curves_csv(metrics: dict[str, Any]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     for i, t in enumerate(curves["cam_thresholds"]):
-        row = [t, curves["gt_known_loc"][i], curves["top1_loc"][i], curves["top5_loc"][i]]
+        row = [t, curves["gt_known_loc"][i]]
+        row += [curves[k][i] if curves[k] else "" for k in ("top1_loc", "top5_loc")]
         row += [curves["box_acc"][d][i] for d in deltas]
         row += [v2[d][i] for d in v2]
         writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
