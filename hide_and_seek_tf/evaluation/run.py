@@ -197,6 +197,7 @@ def _train_box(
     image_size: tuple[int, int],
     num: int,
     protocol: str = "paper",
+    load_size: Any = "image_size",
 ) -> tuple[list[int], int]:
     """The fixed box fitted on the boxes of up to `num` training images spread evenly over the
     split (every k-th image, so all classes take part), at the model's input size (protocol
@@ -212,11 +213,12 @@ def _train_box(
             list(image_size),
             num,
             protocol,
+            str(load_size),
         ],
         sort_keys=True,
     )
     if key not in _TRAIN_BOXES:
-        _TRAIN_BOXES[key] = _fit_train_box(config, data, image_size, num, protocol)
+        _TRAIN_BOXES[key] = _fit_train_box(config, data, image_size, num, protocol, load_size)
     return _TRAIN_BOXES[key]
 
 
@@ -226,6 +228,7 @@ def _fit_train_box(
     image_size: tuple[int, int],
     num: int,
     protocol: str = "paper",
+    load_size: Any = "image_size",
 ) -> tuple[list[int], int]:
     import tensorflow as tf  # the data pipeline is tf.data whatever the Keras backend
 
@@ -236,7 +239,7 @@ def _fit_train_box(
         data,
         _train_split(config),
         config.get("num_images"),
-        _load_size(config, data, tuple(image_size), protocol),
+        tuple(image_size) if load_size == "image_size" else load_size,
         require_boxes=False,
     )
 
@@ -545,7 +548,9 @@ def evaluate_run(
     )
     if chosen is not None:
         choice["chosen_on_curves"] = chosen.metrics["curves"]
-    train_box, train_count = _train_box(config, data, image_size, baseline_images, protocol)
+    train_box, train_count = _train_box(
+        config, data, image_size, baseline_images, protocol, load_size
+    )
     table = scoring.per_image_table(report, choice["tau"], choice["tau_v2"], train_box)
     overall = scoring.localization_summary(table)
     map_size = report.image_size  # the maps' and boxes' size (224 x 224 for wsolevaluation)
