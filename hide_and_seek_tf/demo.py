@@ -87,9 +87,10 @@ def _hidden_samples_figure(config: dict[str, Any], mean: np.ndarray, out: Path) 
 
 
 def _evaluate_with_chosen_thresholds(
-    run_dir: Path, num_images: int | None, progress: bool
+    run_dir: Path, num_images: int | None, progress: bool, fixed_box: Any = None
 ) -> dict[str, Any]:
-    """Scores SCORED_SPLIT with MaxBoxAcc's thresholds chosen on THRESHOLD_SPLIT (`choose_on`).
+    """Scores SCORED_SPLIT with MaxBoxAcc's thresholds chosen on THRESHOLD_SPLIT (`choose_on`);
+    `fixed_box` (box, count): the fixed-box baseline already fitted on the same training data.
 
     Returns:
         `evaluate_run`'s result: `threshold_choice` holds tau, the accuracies at it on
@@ -104,6 +105,7 @@ def _evaluate_with_chosen_thresholds(
         num_images=num_images,
         out_dir=run_dir / EVAL_DIR / SCORED_SPLIT,
         progress=progress,
+        fixed_box=fixed_box,
     )
 
 
@@ -226,14 +228,16 @@ def run_demo(
     for name, config in configs.items():
         print(f"\n=== Training {name} -> {config.run_dir}")
         seconds[name] = _train_or_reuse(config)
-    evaluations = {}
+    evaluations, fixed_box = {}, None
     for name, config in configs.items():
         print(
             f"\n=== Evaluating {name}: thresholds from {THRESHOLD_SPLIT}, scored on {SCORED_SPLIT}"
         )
         evaluations[name] = _evaluate_with_chosen_thresholds(
-            Path(config.run_dir), val_images, progress
+            Path(config.run_dir), val_images, progress, fixed_box
         )
+        fitted = evaluations[name]["baselines"]["train_box"]  # same training data: fitted once
+        fixed_box = (fitted["box"], fitted["fitted_on_train_images"])
     # THRESHOLD_SPLIT's curves, where t is chosen.
     choices = {
         name: {**r, "metrics": {"curves": r["threshold_choice"]["chosen_on_curves"]}}

@@ -30,7 +30,7 @@ data notes; the whole image scores 52.1%.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import math
 import os
@@ -44,15 +44,24 @@ import numpy as np
 from hide_and_seek_tf import plotting
 from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
 from hide_and_seek_tf.classifier import check_preprocessing, find_cam_head
-from hide_and_seek_tf.evaluation import protocol as scoring
 from hide_and_seek_tf.evaluation import wsolevaluation as wsol
+from hide_and_seek_tf.evaluation.baselines import fit_fixed_box, fixed_box_scores, whole_image_box
+from hide_and_seek_tf.evaluation.breakdown import (
+    localization_summary,
+    per_image_csv,
+    per_image_table,
+    size_breakdown,
+)
 from hide_and_seek_tf.evaluation.cam_files import CamFiles
+from hide_and_seek_tf.evaluation.occlusion import OCCLUSION_CELL, OCCLUSION_SEED, occlusion_top1
 from hide_and_seek_tf.evaluation.report import (  # noqa: F401 (public via the package)
     _curves_csv,
     breakdown_markdown,
     format_report,
 )
-from hide_and_seek_tf.metrics import IOU_THRESHOLDS, choose_fixed_box
+from hide_and_seek_tf.evaluation.scoring import SplitScores, score_batches
+from hide_and_seek_tf.evaluation.thresholds import threshold_choice
+from hide_and_seek_tf.metrics import IOU_THRESHOLDS
 from hide_and_seek_tf.training.run_dir import EVAL_DIR
 
 #: CAM threshold grid of `sweep=True` (wsolevaluation's 0.01 step).
@@ -189,42 +198,6 @@ def _check_match(model: keras.Model, config: dict[str, Any], info: Any, run_dir:
         )
 
 
-# Fitted fixed boxes, by the data settings they depend on: models trained on the same data (GAP and
-# Hide-and-Seek in the demo, every run of a study) share one fit instead of re-reading the images.
-_TRAIN_BOXES: dict[str, tuple[list[int], int]] = {}
-
-
-def _train_box(
-    config: dict[str, Any],
-    data: str | None,
-    image_size: tuple[int, int],
-    num: int,
-    protocol: str = "paper",
-    load_size: Any = "image_size",
-) -> tuple[list[int], int]:
-    """The fixed box fitted on the boxes of up to `num` training images spread evenly over the
-    split (every k-th image, so all classes take part), at the model's input size (protocol
-    "wsolevaluation": boxes rescaled to 224 x 224 by its rule)."""
-    key = json.dumps(
-        [
-            data or config["data"],
-            _train_split(config),
-            *(
-                config.get(k)
-                for k in ("classes", "max_per_class", "num_images", "seed", "data_dir")
-            ),
-            list(image_size),
-            num,
-            protocol,
-            str(load_size),
-        ],
-        sort_keys=True,
-    )
-    if key not in _TRAIN_BOXES:
-        _TRAIN_BOXES[key] = _fit_train_box(config, data, image_size, num, protocol, load_size)
-    return _TRAIN_BOXES[key]
-
-
 def _fit_train_box(
     config: dict[str, Any],
     data: str | None,
@@ -269,18 +242,15 @@ def _fit_train_box(
         max_boxes=_max_boxes(info),
         source_boxes=protocol == "wsolevaluation",
     )
-    if protocol == "wsolevaluation":
-        image_size = (wsol.WSOL_SIZE, wsol.WSOL_SIZE)
-        found = [wsol.rescale_boxes(b["source_boxes"], b["source_size"]) for b in batches]
-    else:
-        found = [b["boxes"].numpy() for b in batches]
-    if not found:
+    wsol_rule = protocol == "wsolevaluation"
+    size = (wsol.WSOL_SIZE, wsol.WSOL_SIZE) if wsol_rule else image_size
+    box, count = fit_fixed_box(batches, size, wsol.rescale_boxes if wsol_rule else None)
+    if box is None:
         raise ValueError(
             f"No image of the training split {_train_split(config)!r} has a box: the fixed-box "
             "baseline is fitted on training boxes."
         )
-    boxes = np.concatenate(found, axis=0)
-    return choose_fixed_box(boxes, image_size), len(boxes)
+    return box, count
 
 
 def _grid(
@@ -338,9 +308,7 @@ def _protocol_rules(protocol: str, max_components: int) -> dict[str, str]:
     }
 
 
-def _cam_files_config(
-    cam_files: CamFiles, data: str | None, fractions: Any
-) -> tuple[dict[str, Any], Path]:
+def _cam_files_config(cam_files: CamFiles, data: str | None) -> tuple[dict[str, Any], Path]:
     """The run config of a folder of CAM files (no model): the data only."""
     if not data:
         raise ValueError(
@@ -348,8 +316,6 @@ def _cam_files_config(
         )
     if not cam_files.folder.is_dir():
         raise FileNotFoundError(f"CAM folder not found: {cam_files.folder} (`cams`).")
-    if fractions is not None:
-        raise ValueError("`occlusion` needs a model; CAM files have none (`cams`).")
     return {"data": data, "train_split": None}, cam_files.folder.parent
 
 
@@ -372,8 +338,8 @@ def evaluate_run(
     sweep: bool = False,
     fixed_threshold: float | None = None,
     occlusion: Sequence[float] | None = None,
-    occlusion_cell: int = scoring.OCCLUSION_CELL,
-    occlusion_seed: int = scoring.OCCLUSION_SEED,
+    occlusion_cell: int = OCCLUSION_CELL,
+    occlusion_seed: int = OCCLUSION_SEED,
     ten_crop: bool = False,
     batch_size: int = 64,
     num_images: int | None = None,
@@ -390,6 +356,7 @@ def evaluate_run(
     save_cams: str | os.PathLike | None = None,
     cams: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
+    fixed_box: tuple[Sequence[int], int] | None = None,
 ) -> dict[str, Any]:
     """Evaluates the model of a training run on a split and writes `RUN/eval/`.
 
@@ -439,6 +406,9 @@ def evaluate_run(
             required): localization, baselines and the size breakdown; no class scores, so the
             classification metrics (and Top-1 / Top-5 Loc) are None.
         data_dir: the image root (`wsol:`, `csv:`) or TFDS folder of `data`; default the run's.
+        fixed_box: (box, number of images it was fitted on), the fixed-box baseline fitted
+            already (e.g. `result["baselines"]["train_box"]` of another run on the same data and
+            protocol); None: fitted here on `baseline_images` training boxes.
 
     Returns:
         The content of `metrics.json` (see docs/architecture.md for its keys).
@@ -449,156 +419,64 @@ def evaluate_run(
             split the model trained on would choose or report thresholds, bad `occlusion`, or the
             data cannot be loaded (the message says why).
     """
-    if load_run is None:
-        from hide_and_seek_tf.training import load_run
     fractions = _parse_fractions(occlusion)
     check_preprocessing(preprocessing)
     wsol.check_protocol(protocol)
     if protocol == "wsolevaluation":
         wsol.import_cv2()  # one line when OpenCV is missing, before any work
     heads = dict(cam_layer=cam_layer, classifier_layer=classifier_layer)
-    cam_files = CamFiles(cams) if cams is not None else None
-    if cam_files is not None:
-        model, mean = None, None
-        config, run_dir = _cam_files_config(cam_files, data, fractions)
-    else:
-        run_dir = Path(run_dir)
-        model, config, mean = load_run(run_dir)
-        find_cam_head(model, **heads)  # a model CAM cannot read fails before any data is loaded
-    if data_dir is not None:
-        config = {**config, "data_dir": str(data_dir)}
-    if fractions is not None and mean is None:
+    source = _open_source(run_dir, cams, data, data_dir, split, protocol, load_run, heads)
+    if fractions is not None and source.mean is None:
         raise ValueError(
             "`occlusion` fills the hidden cells with the run's dataset mean, and this model "
             f"has none (a model file, not a run directory). Received: run_dir={str(run_dir)!r}"
         )
-    if model is not None:
-        image_size = tuple(int(v) for v in model.input_shape[1:3])
-    elif protocol == "wsolevaluation":
-        image_size = (wsol.WSOL_SIZE, wsol.WSOL_SIZE)
-    else:
-        image_size = _cam_file_size(cam_files, config, data, split)
-    model_name = config.get("model", model.name if model is not None else "cam files")
-    paper_t = PAPER_THRESHOLDS.get(model_name, DEFAULT_THRESHOLD)
-    if fixed_threshold is not None:
-        fixed = float(fixed_threshold)
-    elif thresholds is not None and len(thresholds) == 1 and not sweep:
-        fixed = float(thresholds[0])  # one threshold given: report at it
-    else:
-        fixed = paper_t
-    grid = _grid(thresholds, sweep, choose_on is not None, paper_t, protocol)
-    if not any(math.isclose(t, fixed, abs_tol=1e-6) for t in grid):
-        grid = tuple(sorted(grid + (fixed,)))
+    grid, fixed = _threshold_grid(
+        source, thresholds, sweep, fixed_threshold, choose_on is not None, protocol
+    )
     held_out = choose_on is not None and choose_on != split
     checked = [
-        _check_holdout_unseen(config, data, name)
+        _check_holdout_unseen(source.config, data, name)
         for name in ((split, choose_on) if held_out else (split,))
     ]
-    from hide_and_seek_tf.data import make_pipeline
-
-    load_size = _load_size(config, data, None if cam_files else image_size, protocol)
-
-    def batches_of(name: str) -> tuple[Any, Any]:
-        ds, info = _load_data(config, data, name, num_images, load_size)
-        if model is not None:
-            _check_match(model, config, info, run_dir)
-        pipeline = make_pipeline(
-            ds,
-            training=False,
-            batch_size=batch_size,
-            image_size=image_size,
-            cache=False,
-            max_boxes=_max_boxes(info),
-            source_boxes=protocol == "wsolevaluation",
-        )
-        return pipeline, info
-
-    def score(name: str, plot: int) -> tuple[scoring.SplitScores, Any]:
-        pipeline, info = batches_of(name)
-        total = info.num_examples if num_images is None else num_images
-        bar = keras.utils.Progbar(total, unit_name="image") if progress else None
-        try:
-            scores = scoring.score_batches(
-                model,
-                pipeline,
-                grid,
-                fixed,
-                ten_crop=ten_crop,
-                max_components=max_components,
-                num_plot=plot,
-                progress=bar,
-                preprocessing=preprocessing,
-                protocol=protocol,
-                cam_files=cam_files,
-                save_cams=saver,
-                num_classes=info.num_classes,
-                **heads,
-            )
-        except ValueError as err:
-            if str(err) != "The split has no images.":
-                raise
-            raise ValueError(
-                f"The {name!r} split of {data or config['data']!r} has no images."
-            ) from err
-        return scores, info
-
+    splits = _SplitReader(source, data, protocol, num_images, batch_size)
     saver = CamFiles(save_cams) if save_cams is not None else None
-
-    chosen = score(choose_on, 0)[0] if held_out else None
-    report, info = score(split, num_plot)
-    choice = scoring.threshold_choice(
-        report.metrics, split, chosen.metrics if chosen else None, choose_on
+    score_options = dict(
+        ten_crop=ten_crop,
+        max_components=max_components,
+        preprocessing=preprocessing,
+        protocol=protocol,
+        cam_files=source.cam_files,
+        save_cams=saver,
+        **heads,
     )
-    if chosen is not None:
-        choice["chosen_on_curves"] = chosen.metrics["curves"]
-    train_box, train_count = _train_box(
-        config, data, image_size, baseline_images, protocol, load_size
+    chosen = (
+        splits.score(choose_on, grid, fixed, 0, progress, score_options)[0] if held_out else None
     )
-    table = scoring.per_image_table(report, choice["tau"], choice["tau_v2"], train_box)
-    overall = scoring.localization_summary(table)
-    map_size = report.image_size  # the maps' and boxes' size (224 x 224 for wsolevaluation)
-    baselines = scoring.score_fixed_boxes(
-        {"whole_image": scoring.whole_image_box(map_size), "train_box": train_box},
-        report.per_image["gt"],
-    )
-    baselines["train_box"]["fitted_on_train_images"] = train_count
-    baselines["train_box"]["top1_loc_with_model_classes"] = overall["fixed_box_top1_loc"]
-    whole = np.all(table_boxes(table, "box") == scoring.whole_image_box(map_size), axis=1)
-    metrics = report.metrics
+    report, info = splits.score(split, grid, fixed, num_plot, progress, score_options)
+    choice = _choose_thresholds(report, split, chosen, choose_on)
+    if fixed_box is None:
+        fixed_box = _fit_train_box(
+            source.config, data, source.image_size, baseline_images, protocol, splits.load_size
+        )
+    table = per_image_table(report, choice["tau"], choice["tau_v2"], fixed_box[0])
     result = {
         "schema_version": SCHEMA_VERSION,
-        "metrics": metrics,
+        "metrics": report.metrics,
         "threshold_choice": choice,
-        "baselines": baselines,
-        "size_breakdown": scoring.size_breakdown(table),
-        "cam_contrast": {
-            "cam_threshold": metrics["cam_threshold"],
-            "mean_inside": overall["cam_inside"],
-            "mean_outside": overall["cam_outside"],
-            "mean_contrast": overall["cam_contrast"],
-            "mean_foreground_fraction": float(np.mean(table["cam_foreground_fraction"])),
-            "whole_image_boxes": float(100.0 * np.mean(whole)),
-        },
+        **_table_summaries(table, report, fixed_box),
         "occlusion": None,
         "data": {
-            "spec": data or config["data"],
+            "spec": data or source.config["data"],
             "split": split,
-            "num_images": metrics["num_images"],
+            "num_images": report.metrics["num_images"],
             "num_classes": info.num_classes,
-            "image_size": list(image_size),
+            "image_size": list(source.image_size),
         },
-        "model": {
-            "name": model_name,
-            "run_dir": str(run_dir),
-            "pooling": config.get("pooling"),
-            "hide_patch_sizes": config.get("hide_patch_sizes"),
-            "num_classes": info.num_classes if model is None else int(model.output_shape[-1]),
-            "preprocessing": preprocessing,
-            "cam_files": None if cams is None else str(cams),
-        },
+        "model": _model_block(source, info, preprocessing, cams),
         "protocol": {
             "name": protocol,
-            "map_size": list(map_size),
+            "map_size": list(report.image_size),
             "cam_files_saved_to": None if save_cams is None else str(save_cams),
             **_protocol_rules(protocol, max_components),
             "cam_thresholds": list(grid),
@@ -613,34 +491,214 @@ def evaluate_run(
         },
     }
     if fractions is not None:
-        pipeline, _ = batches_of(split)
-        result["occlusion"] = {
-            "fractions": list(fractions),
-            "top1_cls": scoring.occlusion_top1(
-                model,
+        result["occlusion"] = _occlusion(
+            source,
+            splits.batches(split)[0],
+            fractions,
+            occlusion_cell,
+            occlusion_seed,
+            batch_size,
+            preprocessing,
+        )
+    out = Path(out_dir) if out_dir is not None else source.run_dir / EVAL_DIR
+    _write_eval_files(out, result, table, report, info.class_names, fixed)
+    return result
+
+
+@dataclasses.dataclass
+class _Source:
+    """Where the CAMs come from: a model (with its run's config and dataset mean) or CAM files."""
+
+    model: Any
+    config: dict[str, Any]
+    mean: Any
+    run_dir: Path
+    image_size: tuple[int, int]
+    cam_files: CamFiles | None
+
+    @property
+    def name(self) -> str:
+        return self.config.get("model", self.model.name if self.model is not None else "cam files")
+
+
+def _open_source(run_dir, cams, data, data_dir, split, protocol, load_run, heads) -> _Source:
+    """Loads the model of `run_dir` (checked for a CAM head), or opens the CAM folder `cams`."""
+    if cams is not None:
+        cam_files = CamFiles(cams)
+        config, run_dir = _cam_files_config(cam_files, data)
+        model = mean = None
+    else:
+        if load_run is None:
+            from hide_and_seek_tf.training import load_run
+        cam_files, run_dir = None, Path(run_dir)
+        model, config, mean = load_run(run_dir)
+        find_cam_head(model, **heads)  # a model CAM cannot read fails before any data is loaded
+    if data_dir is not None:
+        config = {**config, "data_dir": str(data_dir)}
+    if model is not None:
+        image_size = tuple(int(v) for v in model.input_shape[1:3])
+    elif protocol == "wsolevaluation":
+        image_size = (wsol.WSOL_SIZE, wsol.WSOL_SIZE)
+    else:
+        image_size = _cam_file_size(cam_files, config, data, split)
+    return _Source(model, config, mean, run_dir, image_size, cam_files)
+
+
+def _threshold_grid(
+    source: _Source,
+    thresholds: Sequence[float] | None,
+    sweep: bool,
+    fixed_threshold: float | None,
+    choose: bool,
+    protocol: str,
+) -> tuple[tuple[float, ...], float]:
+    """The CAM threshold grid and the fixed threshold (added to the grid when missing)."""
+    paper_t = PAPER_THRESHOLDS.get(source.name, DEFAULT_THRESHOLD)
+    if fixed_threshold is not None:
+        fixed = float(fixed_threshold)
+    elif thresholds is not None and len(thresholds) == 1 and not sweep:
+        fixed = float(thresholds[0])  # one threshold given: report at it
+    else:
+        fixed = paper_t
+    grid = _grid(thresholds, sweep, choose, paper_t, protocol)
+    if not any(math.isclose(t, fixed, abs_tol=1e-6) for t in grid):
+        grid = tuple(sorted(grid + (fixed,)))
+    return grid, fixed
+
+
+class _SplitReader:
+    """Evaluation batches of a split of the data, and the pass over them (`score_batches`)."""
+
+    def __init__(self, source: _Source, data, protocol: str, num_images, batch_size: int):
+        self.source, self.data, self.protocol = source, data, protocol
+        self.num_images, self.batch_size = num_images, batch_size
+        from_files = source.cam_files is not None
+        self.load_size = _load_size(
+            source.config, data, None if from_files else source.image_size, protocol
+        )
+
+    def batches(self, name: str) -> tuple[Any, Any]:
+        from hide_and_seek_tf.data import make_pipeline
+
+        source = self.source
+        ds, info = _load_data(source.config, self.data, name, self.num_images, self.load_size)
+        if source.model is not None:
+            _check_match(source.model, source.config, info, source.run_dir)
+        pipeline = make_pipeline(
+            ds,
+            training=False,
+            batch_size=self.batch_size,
+            image_size=source.image_size,
+            cache=False,
+            max_boxes=_max_boxes(info),
+            source_boxes=self.protocol == "wsolevaluation",
+        )
+        return pipeline, info
+
+    def score(self, name, grid, fixed, num_plot, progress, options) -> tuple[SplitScores, Any]:
+        pipeline, info = self.batches(name)
+        total = info.num_examples if self.num_images is None else self.num_images
+        bar = keras.utils.Progbar(total, unit_name="image") if progress else None
+        try:
+            scores = score_batches(
+                self.source.model,
                 pipeline,
-                fractions,
-                mean.tolist(),
-                occlusion_cell,
-                occlusion_seed,
-                preprocessing=preprocessing,
-            ),
-            "cell": occlusion_cell,
-            "seed": occlusion_seed,
-            "batch_size": batch_size,
-            "fill": [float(v) for v in mean],
-        }
-    out = Path(out_dir) if out_dir is not None else run_dir / EVAL_DIR
+                grid,
+                fixed,
+                num_plot=num_plot,
+                progress=bar,
+                num_classes=info.num_classes,
+                **options,
+            )
+        except ValueError as err:
+            if str(err) != "The split has no images.":
+                raise
+            where = self.data or self.source.config["data"]
+            raise ValueError(f"The {name!r} split of {where!r} has no images.") from err
+        return scores, info
+
+
+def _choose_thresholds(
+    report: SplitScores, split: str, chosen: SplitScores | None, choose_on: str | None
+) -> dict[str, Any]:
+    """The `threshold_choice` block: chosen on `choose_on` (with its curves) or on `split`."""
+    choice = threshold_choice(report.metrics, split, chosen.metrics if chosen else None, choose_on)
+    if chosen is not None:
+        choice["chosen_on_curves"] = chosen.metrics["curves"]
+    return choice
+
+
+def _table_summaries(
+    table: dict[str, np.ndarray], report: SplitScores, fixed_box: tuple[Any, int]
+) -> dict[str, Any]:
+    """`baselines`, `size_breakdown` and `cam_contrast`, all from the per-image rows."""
+    overall = localization_summary(table)
+    whole_box = whole_image_box(report.image_size)  # the maps' size (224 for wsolevaluation)
+    baselines = {
+        "whole_image": fixed_box_scores(whole_box, table["whole_image_iou"]),
+        "train_box": fixed_box_scores(fixed_box[0], table["fixed_box_iou"]),
+    }
+    baselines["train_box"]["fitted_on_train_images"] = fixed_box[1]
+    baselines["train_box"]["top1_loc_with_model_classes"] = overall["fixed_box_top1_loc"]
+    whole = np.all(table_boxes(table, "box") == whole_box, axis=1)
+    return {
+        "baselines": baselines,
+        "size_breakdown": size_breakdown(table),
+        "cam_contrast": {
+            "cam_threshold": report.metrics["cam_threshold"],
+            "mean_inside": overall["cam_inside"],
+            "mean_outside": overall["cam_outside"],
+            "mean_contrast": overall["cam_contrast"],
+            "mean_foreground_fraction": float(np.mean(table["cam_foreground_fraction"])),
+            "whole_image_boxes": float(100.0 * np.mean(whole)),
+        },
+    }
+
+
+def _model_block(source: _Source, info: Any, preprocessing, cams) -> dict[str, Any]:
+    model, config = source.model, source.config
+    return {
+        "name": source.name,
+        "run_dir": str(source.run_dir),
+        "pooling": config.get("pooling"),
+        "hide_patch_sizes": config.get("hide_patch_sizes"),
+        "num_classes": info.num_classes if model is None else int(model.output_shape[-1]),
+        "preprocessing": preprocessing,
+        "cam_files": None if cams is None else str(cams),
+    }
+
+
+def _occlusion(source, pipeline, fractions, cell, seed, batch_size, preprocessing) -> dict:
+    mean = source.mean
+    return {
+        "fractions": list(fractions),
+        "top1_cls": occlusion_top1(
+            source.model,
+            pipeline,
+            fractions,
+            mean.tolist(),
+            cell,
+            seed,
+            preprocessing=preprocessing,
+        ),
+        "cell": cell,
+        "seed": seed,
+        "batch_size": batch_size,
+        "fill": [float(v) for v in mean],
+    }
+
+
+def _write_eval_files(out: Path, result, table, report: SplitScores, class_names, fixed) -> None:
+    """Every file of the eval directory, each atomically; metrics.json last (a finished run)."""
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / PER_IMAGE_FILE, scoring.per_image_csv(table))
-    write_text_atomic(out / "thresholds.csv", _curves_csv(metrics))
+    write_text_atomic(out / PER_IMAGE_FILE, per_image_csv(table))
+    write_text_atomic(out / "thresholds.csv", _curves_csv(result["metrics"]))
     plotting.save_figure(out / "threshold_curve.png", plotting.threshold_curve_figure(result))
     plotting.save_figure(
-        out / "cams.png", plotting.cam_grid_figure(report.shown, info.class_names, fixed)
+        out / "cams.png", plotting.cam_grid_figure(report.shown, class_names, fixed)
     )
     plotting.save_figure(out / "cam_contrast.png", plotting.cam_contrast_figure(table, result))
     write_json_atomic(out / METRICS_FILE, result)  # last: its presence means a finished evaluation
-    return result
 
 
 def table_boxes(table: dict[str, np.ndarray], prefix: str) -> np.ndarray:
