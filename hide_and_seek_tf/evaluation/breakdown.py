@@ -14,7 +14,7 @@ import numpy as np
 from hide_and_seek_tf.evaluation.baselines import whole_image_box
 from hide_and_seek_tf.evaluation.scoring import SplitScores
 from hide_and_seek_tf.evaluation.thresholds import threshold_index
-from hide_and_seek_tf.metrics import best_iou, box_iou, valid_boxes
+from hide_and_seek_tf.metrics import best_iou, box_iou, localization_metrics, valid_boxes
 
 #: [.5, .75), [.75, 1] (the last bin is closed).
 SIZE_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -160,50 +160,76 @@ def per_image_table(
     return table
 
 
-def _pct(hits: np.ndarray) -> float | None:
-    return float(100.0 * np.count_nonzero(hits) / len(hits)) if len(hits) else None
-
-
 def _nanmean(values: np.ndarray) -> float | None:
     values = values[~np.isnan(values)]
     return float(values.mean()) if len(values) else None
 
 
+# The IoU columns of a per-image table that the summary scores at IoU 0.5, in this order.
+_BOX_COLUMNS = ("iou", "tau_iou", "fixed_box_iou", "whole_image_iou")
+_V2_DELTAS = ("0.3", "0.5", "0.7")
+
+
 def localization_summary(table: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """The headline metrics computed from per-image rows (any subset of them), percent.
+    """The headline metrics of per-image rows (any subset of them), percent, counted by
+    `metrics.localization_metrics` (the function behind every number): the table's IoU columns
+    stand where a split's CAM thresholds stand.
 
     Keys: count, top1_cls, gt_known_loc and top1_loc (fixed threshold), max_box_acc and
     top1_loc_at_tau (tau), max_box_acc_v2 (None without V2 columns), fixed_box_gt_known_loc,
     whole_image_gt_known_loc, fixed_box_top1_loc (the model's class with the fixed box),
     cam_inside, cam_outside, cam_contrast (means over images where defined). Values are None for
-    an empty subset.
+    an empty subset; the classification columns are None without class scores (CAM files).
     """
     n = len(table["label"])
-    top1 = table["label_rank"] == 0
-    ranked = not (np.asarray(table["label_rank"]) < 0).any()  # CAM files: no class scores
-    hit, tau_hit = table["iou"] >= 0.5, table["tau_iou"] >= 0.5
-    # The IoU deltas MaxBoxAccV2 was scored at (a column of NaN: not scored).
-    v2 = [
-        table[f"v2_iou_{d}"] >= float(d)
-        for d in ("0.3", "0.5", "0.7")
-        if n and not np.isnan(table[f"v2_iou_{d}"]).all()
-    ]
     contrast = table["cam_inside"] - table["cam_outside"]
-    return {
+    out: dict[str, Any] = {
         "count": int(n),
-        "top1_cls": _pct(top1) if ranked else None,
-        "gt_known_loc": _pct(hit),
-        "top1_loc": _pct(hit & top1) if ranked else None,
-        "max_box_acc": _pct(tau_hit),
-        "top1_loc_at_tau": _pct(tau_hit & top1) if ranked else None,
-        "max_box_acc_v2": float(np.mean([_pct(h) for h in v2])) if v2 else None,
-        "fixed_box_gt_known_loc": _pct(table["fixed_box_iou"] >= 0.5),
-        "fixed_box_top1_loc": _pct((table["fixed_box_iou"] >= 0.5) & top1) if ranked else None,
-        "whole_image_gt_known_loc": _pct(table["whole_image_iou"] >= 0.5),
+        "top1_cls": None,
+        "gt_known_loc": None,
+        "top1_loc": None,
+        "max_box_acc": None,
+        "top1_loc_at_tau": None,
+        "max_box_acc_v2": None,
+        "fixed_box_gt_known_loc": None,
+        "fixed_box_top1_loc": None,
+        "whole_image_gt_known_loc": None,
         "cam_inside": _nanmean(table["cam_inside"]),
         "cam_outside": _nanmean(table["cam_outside"]),
         "cam_contrast": _nanmean(contrast),
     }
+    if n == 0:
+        return out
+    rank = np.asarray(table["label_rank"])
+    ranked = not (rank < 0).any()  # CAM files: no class scores
+    # The IoU deltas MaxBoxAccV2 was scored at (a column of NaN: not scored).
+    v2 = [d for d in _V2_DELTAS if not np.isnan(table[f"v2_iou_{d}"]).all()]
+    columns = np.stack([np.asarray(table[c], np.float64) for c in _BOX_COLUMNS], axis=1)
+    any_iou = np.stack([np.nan_to_num(table[f"v2_iou_{d}"]) for d in _V2_DELTAS], axis=1)
+    m = localization_metrics(
+        rank if ranked else None,
+        int(rank.max()) + 1,
+        columns,
+        any_iou if v2 else None,
+        (0.0, 0.25, 0.5, 0.75),  # labels of the columns
+    )
+    loc, top1_loc = m["curves"]["gt_known_loc"], m["curves"]["top1_loc"] or [None] * 4
+    out.update(
+        top1_cls=m["top1_cls"],
+        gt_known_loc=loc[0],
+        top1_loc=top1_loc[0],
+        max_box_acc=loc[1],
+        top1_loc_at_tau=top1_loc[1],
+        max_box_acc_v2=float(
+            np.mean([m["curves"]["box_acc_v2"][d][_V2_DELTAS.index(d)] for d in v2])
+        )
+        if v2
+        else None,
+        fixed_box_gt_known_loc=loc[2],
+        fixed_box_top1_loc=top1_loc[2],
+        whole_image_gt_known_loc=loc[3],
+    )
+    return out
 
 
 def size_breakdown(
