@@ -24,7 +24,7 @@ class SplitScores:
     """What one pass over a split gives.
 
     Attributes:
-        metrics: `LocalizationEvaluator.compute()` of the split.
+        metrics: `metrics.localization_metrics` of the per-image records.
         per_image: arrays with one row per image: "id" (N,) str, "label" (N,), "top1_class" (N,),
             "top1_score" (N,) softmax probability, "label_rank" (N,) (0 = top-1), "gt" (N, G, 4)
             padded with -1, "boxes" (N, T, 4) largest-component boxes per CAM threshold, "iou"

@@ -15,7 +15,7 @@ def choose_thresholds(metrics: Mapping[str, Any], chosen_on: str | None = None) 
     (the lowest t among ties); for MaxBoxAccV2, each IoU delta's own maximiser of BoxAccV2(t, delta).
 
     Args:
-        metrics: `LocalizationEvaluator.compute()` on the CHOOSE split.
+        metrics: the CHOOSE split's `SplitScores.metrics` (`localization_metrics`).
         chosen_on: the choose split's name, recorded.
 
     Returns:
@@ -57,7 +57,7 @@ def report_at_thresholds(metrics: Mapping[str, Any], choice: Mapping[str, Any]) 
     """The REPORT split's localization at thresholds chosen elsewhere (`choose_thresholds`).
 
     Args:
-        metrics: `LocalizationEvaluator.compute()` on the report split (the same grid as the
+        metrics: the report split's `SplitScores.metrics` (the same grid as the
             choose split's, or at least containing the chosen thresholds).
         choice: `choose_thresholds(...)`.
 
