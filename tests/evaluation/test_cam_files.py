@@ -43,13 +43,17 @@ def test_wsolevaluation_round_trip_through_the_command_line(run_dir, tmp_path):
     cam = np.load(cams / saved[0])
     assert cam.dtype == np.float32 and cam.shape == (224, 224)
     assert cam.min() == 0.0 and cam.max() == 1.0
-    out = tmp_path / "from_files"
-    assert (
-        evaluate.main(["--cams", str(cams), "--data", "synthetic", "--out-dir", str(out), *common])
-        == 0
-    )
     first = json.loads((run_dir / "eval" / "metrics.json").read_text())
-    second = json.loads((out / "metrics.json").read_text())
+    fitted = first["baselines"]["train_box"]
+    second = evaluate_run(
+        None,
+        cams=cams,
+        data="synthetic",
+        protocol="wsolevaluation",
+        out_dir=tmp_path / "from_files",
+        fixed_box=(fitted["box"], fitted["fitted_on_train_images"]),  # fitted once
+        **FAST,
+    )
     assert first["protocol"]["name"] == second["protocol"]["name"] == "wsolevaluation"
     assert first["protocol"]["map_size"] == [224, 224]
     assert _localization(first) == _localization(second)
@@ -60,11 +64,20 @@ def test_paper_round_trip(run_dir, tmp_path):
     first = evaluate_run(
         run_dir, sweep=True, save_cams=tmp_path / "c", out_dir=tmp_path / "a", **FAST
     )
+    fitted = first["baselines"]["train_box"]
     second = evaluate_run(
-        None, cams=tmp_path / "c", data="synthetic", sweep=True, out_dir=tmp_path / "b", **FAST
+        None,
+        cams=tmp_path / "c",
+        data="synthetic",
+        sweep=True,
+        out_dir=tmp_path / "b",
+        fixed_box=(fitted["box"], fitted["fitted_on_train_images"]),
+        **FAST,
     )
     assert first["protocol"]["map_size"] == [48, 48]
     assert _localization(first) == _localization(second)
+    for name in ("whole_image", "train_box"):  # the baselines, less the model's classes
+        assert first["baselines"][name]["gt_known_loc"] == second["baselines"][name]["gt_known_loc"]
     assert first["metrics"]["max_box_acc_v2"] is not None
 
 
