@@ -82,10 +82,11 @@ def cam_grid_figure(shown: dict[str, list], class_names: Sequence[str], threshol
             draw_box(ax, box, "red")
         draw_box(ax, shown["box"][i], "lime")
         label, pred = int(shown["label"][i]), int(shown["pred"][i])
+        known = pred >= 0  # -1: CAM files, no prediction
         ax.set_title(
-            f"{class_names[label]} / pred {class_names[pred]}",
+            f"{class_names[label]}" + (f" / pred {class_names[pred]}" if known else ""),
             fontsize=8,
-            color="black" if label == pred else "darkred",
+            color="black" if label == pred or not known else "darkred",
         )
         ax.axis("off")
     fig.suptitle(f"ground-truth class CAM; red: ground truth, green: box at t = {threshold:g}")
