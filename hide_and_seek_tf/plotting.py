@@ -33,7 +33,8 @@ def threshold_curve_figure(result: dict[str, Any]) -> Figure:
     ax = fig.add_subplot()
     marker = "o" if len(t) < 20 else None
     ax.plot(t, curves["gt_known_loc"], marker=marker, label="GT-known Loc (IoU 0.5)")
-    ax.plot(t, curves["top1_loc"], marker=marker, label="Top-1 Loc")
+    if curves["top1_loc"] is not None:  # None: CAM files, no class scores
+        ax.plot(t, curves["top1_loc"], marker=marker, label="Top-1 Loc")
     for delta, values in (curves["box_acc_v2"] or {}).items():
         ax.plot(t, values, linestyle=":", label=f"BoxAccV2 (IoU {delta})")
     for name, base in result["baselines"].items():
@@ -81,10 +82,11 @@ def cam_grid_figure(shown: dict[str, list], class_names: Sequence[str], threshol
             draw_box(ax, box, "red")
         draw_box(ax, shown["box"][i], "lime")
         label, pred = int(shown["label"][i]), int(shown["pred"][i])
+        known = pred >= 0  # -1: CAM files, no prediction
         ax.set_title(
-            f"{class_names[label]} / pred {class_names[pred]}",
+            f"{class_names[label]}" + (f" / pred {class_names[pred]}" if known else ""),
             fontsize=8,
-            color="black" if label == pred else "darkred",
+            color="black" if label == pred or not known else "darkred",
         )
         ax.axis("off")
     fig.suptitle(f"ground-truth class CAM; red: ground truth, green: box at t = {threshold:g}")

@@ -7,6 +7,10 @@
     python evaluate.py --run-dir runs/tiny-has16 --thresholds 0.25 --ten-crop    # report at 0.25
     python evaluate.py --model resnet.keras --data tfds:caltech_birds2011 --split test \\
         --preprocessing caffe                                   # any Keras GAP/GMP classifier
+    python evaluate.py --run-dir runs/cub --data wsol:metadata/CUB --data-dir CUB/images \\
+        --split test --protocol wsolevaluation --save-cams cams/   # wsolevaluation's numbers
+    python evaluate.py --cams cams/ --data wsol:metadata/CUB --data-dir CUB/images --split test \\
+        --protocol wsolevaluation                   # CAMs another tool saved (<image_id>.npy)
 
 Writes RUN/eval/ (with --model: eval/ beside the file): metrics.json, per_image.csv,
 thresholds.csv, threshold_curve.png, cams.png, cam_contrast.png (atomically). --choose-on SPLIT
@@ -57,6 +61,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--model",
         help="any Keras classifier saved as .keras (global pooling -> Dense); needs --data",
     )
+    source.add_argument(
+        "--cams",
+        metavar="DIR",
+        help="score CAM files DIR/<image_id>.npy (wsolevaluation's format) instead of a model; "
+        "needs --data; no class scores",
+    )
     parser.add_argument("--data", help="data spec to evaluate on (default: the run's)")
     parser.add_argument("--split", default="val", help="split to report (default: val)")
     parser.add_argument(
@@ -99,9 +109,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--cam-layer", help="layer whose output the CAM weighs (default: found)")
     parser.add_argument("--classifier-layer", help="the classifier Dense (default: found)")
+    parser.add_argument(
+        "--protocol",
+        choices=("paper", "wsolevaluation"),
+        default="paper",
+        help="box rules: paper (default; largest 8-connected component at the image size) or "
+        "wsolevaluation (clovaai/wsolevaluation's BoxEvaluator exactly: 224 x 224, OpenCV "
+        "contours, thresholds 0.00..0.99; needs opencv-python-headless)",
+    )
+    parser.add_argument(
+        "--save-cams",
+        metavar="DIR",
+        help="write each scored CAM as DIR/<image_id>.npy (float32 in [0, 1])",
+    )
+    parser.add_argument("--data-dir", help="image root of --data (e.g. wsol: metadata's images)")
     args = parser.parse_args(argv)
-    if args.model and not args.data:
-        parser.error("--model needs --data (a run directory knows its data, a model file does not)")
+    if (args.model or args.cams) and not args.data:
+        parser.error(
+            f"{'--model' if args.model else '--cams'} needs --data (a run directory knows its "
+            "data, a model file or CAM folder does not)"
+        )
     return args
 
 
@@ -118,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hide_and_seek_tf.evaluation import evaluate_run, format_report
 
     run_dir, out_dir, load_run = args.run_dir, args.out_dir, None
+    if args.cams:
+        out_dir = out_dir or Path(args.cams).parent / EVAL_DIR
     if args.model:
         from hide_and_seek_tf.classifier import load_classifier
 
@@ -149,8 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             cam_layer=args.cam_layer,
             classifier_layer=args.classifier_layer,
             preprocessing=None if args.preprocessing == "none" else args.preprocessing,
+            protocol=args.protocol,
+            save_cams=args.save_cams,
+            cams=args.cams,
+            data_dir=args.data_dir,
         )
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, ImportError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
     out_dir = out_dir or os.path.join(run_dir, EVAL_DIR)

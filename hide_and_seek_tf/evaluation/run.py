@@ -30,9 +30,7 @@ data notes; the whole image scores 52.1%.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import dataclasses
 import logging
 import math
 import os
@@ -43,10 +41,27 @@ from typing import Any
 import keras
 import numpy as np
 
-from hide_and_seek_tf import plotting, protocol
+from hide_and_seek_tf import plotting
 from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
 from hide_and_seek_tf.classifier import check_preprocessing, find_cam_head
-from hide_and_seek_tf.metrics import IOU_THRESHOLDS, choose_fixed_box
+from hide_and_seek_tf.evaluation import wsolevaluation as wsol
+from hide_and_seek_tf.evaluation.baselines import fit_fixed_box, fixed_box_scores, whole_image_box
+from hide_and_seek_tf.evaluation.breakdown import (
+    localization_summary,
+    per_image_csv,
+    per_image_table,
+    size_breakdown,
+)
+from hide_and_seek_tf.evaluation.cam_files import CamFiles
+from hide_and_seek_tf.evaluation.occlusion import OCCLUSION_CELL, OCCLUSION_SEED, occlusion_top1
+from hide_and_seek_tf.evaluation.report import (  # noqa: F401 (public via the package)
+    _curves_csv,
+    breakdown_markdown,
+    format_report,
+)
+from hide_and_seek_tf.evaluation.scoring import SplitScores, score_batches
+from hide_and_seek_tf.evaluation.thresholds import threshold_choice
+from hide_and_seek_tf.metrics import IOU_THRESHOLDS
 from hide_and_seek_tf.training.run_dir import EVAL_DIR
 
 #: CAM threshold grid of `sweep=True` (wsolevaluation's 0.01 step).
@@ -183,36 +198,13 @@ def _check_match(model: keras.Model, config: dict[str, Any], info: Any, run_dir:
         )
 
 
-# Fitted fixed boxes, by the data settings they depend on: models trained on the same data (GAP and
-# Hide-and-Seek in the demo, every run of a study) share one fit instead of re-reading the images.
-_TRAIN_BOXES: dict[str, tuple[list[int], int]] = {}
-
-
-def _train_box(
-    config: dict[str, Any], data: str | None, image_size: tuple[int, int], num: int
-) -> tuple[list[int], int]:
-    """The fixed box fitted on the boxes of up to `num` training images spread evenly over the
-    split (every k-th image, so all classes take part), at the model's input size."""
-    key = json.dumps(
-        [
-            data or config["data"],
-            _train_split(config),
-            *(
-                config.get(k)
-                for k in ("classes", "max_per_class", "num_images", "seed", "data_dir")
-            ),
-            list(image_size),
-            num,
-        ],
-        sort_keys=True,
-    )
-    if key not in _TRAIN_BOXES:
-        _TRAIN_BOXES[key] = _fit_train_box(config, data, image_size, num)
-    return _TRAIN_BOXES[key]
-
-
 def _fit_train_box(
-    config: dict[str, Any], data: str | None, image_size: tuple[int, int], num: int
+    config: dict[str, Any],
+    data: str | None,
+    image_size: tuple[int, int],
+    num: int,
+    protocol: str = "paper",
+    load_size: Any = "image_size",
 ) -> tuple[list[int], int]:
     import tensorflow as tf  # the data pipeline is tf.data whatever the Keras backend
 
@@ -223,7 +215,7 @@ def _fit_train_box(
         data,
         _train_split(config),
         config.get("num_images"),
-        tuple(image_size),
+        tuple(image_size) if load_size == "image_size" else load_size,
         require_boxes=False,
     )
 
@@ -248,20 +240,28 @@ def _fit_train_box(
         image_size=image_size,
         cache=False,
         max_boxes=_max_boxes(info),
+        source_boxes=protocol == "wsolevaluation",
     )
-    found = [b["boxes"].numpy() for b in batches]
-    if not found:
+    wsol_rule = protocol == "wsolevaluation"
+    size = (wsol.WSOL_SIZE, wsol.WSOL_SIZE) if wsol_rule else image_size
+    box, count = fit_fixed_box(batches, size, wsol.rescale_boxes if wsol_rule else None)
+    if box is None:
         raise ValueError(
             f"No image of the training split {_train_split(config)!r} has a box: the fixed-box "
             "baseline is fitted on training boxes."
         )
-    boxes = np.concatenate(found, axis=0)
-    return choose_fixed_box(boxes, image_size), len(boxes)
+    return box, count
 
 
 def _grid(
-    thresholds: Sequence[float] | None, sweep: bool, choose: bool, paper_t: float
+    thresholds: Sequence[float] | None,
+    sweep: bool,
+    choose: bool,
+    paper_t: float,
+    protocol: str = "paper",
 ) -> tuple[float, ...]:
+    if protocol == "wsolevaluation" and (sweep or thresholds is None):
+        return wsol.WSOL_THRESHOLDS  # the exact floats: int(t * max) depends on them
     if sweep or (choose and thresholds is None):
         return SWEEP_THRESHOLDS
     return (paper_t,) if thresholds is None else tuple(float(t) for t in thresholds)
@@ -278,8 +278,58 @@ def _parse_fractions(occlusion: Sequence[float] | None) -> tuple[float, ...] | N
     return fractions
 
 
+def _load_size(
+    config: dict[str, Any], data: str | None, image_size: tuple[int, int] | None, protocol: str
+) -> tuple[int, int] | None:
+    """The size images are loaded at: the model's (paper protocol), or as decoded
+    (wsolevaluation rescales the decoded image's boxes itself); synthetic images are rendered at
+    the size asked for (None: its default), and that render is the decoded image."""
+    if protocol == "paper" or _data_spec(config, data).kind == "synthetic":
+        return image_size
+    return None
+
+
+def _protocol_rules(protocol: str, max_components: int) -> dict[str, str]:
+    """The `protocol` block's description of the CAM, box and IoU rules."""
+    if protocol == "wsolevaluation":
+        return {
+            "cam": "ground-truth class; sum_i W(c, i) F_i, bilinear upsampling to the image, "
+            f"then to {wsol.WSOL_SIZE} x {wsol.WSOL_SIZE}, min-max to [0, 1]",
+            "box": "clovaai/wsolevaluation BoxEvaluator: uint8 map > int(t * max), OpenCV "
+            "contours; the largest by contourArea, MaxBoxAccV2 every contour; x1 = x + w "
+            f"clipped to {wsol.WSOL_SIZE - 1}; ground-truth boxes rescaled with int()",
+            "iou": "inclusive pixel boxes, (x1 - x0 + 1) * (y1 - y0 + 1)",
+        }
+    return {
+        "cam": "ground-truth class; sum_i W(c, i) F_i, bilinear upsampling, min-max to [0, 1]",
+        "box": "largest 8-connected component of cam >= t * max(cam); MaxBoxAccV2: every "
+        f"component (up to {max_components})",
+        "iou": "inclusive pixel boxes, (x1 - x0 + 1) * (y1 - y0 + 1)",
+    }
+
+
+def _cam_files_config(cam_files: CamFiles, data: str | None) -> tuple[dict[str, Any], Path]:
+    """The run config of a folder of CAM files (no model): the data only."""
+    if not data:
+        raise ValueError(
+            "`cams` needs `data` (the split's images, labels and boxes). Received: data=None"
+        )
+    if not cam_files.folder.is_dir():
+        raise FileNotFoundError(f"CAM folder not found: {cam_files.folder} (`cams`).")
+    return {"data": data, "train_split": None}, cam_files.folder.parent
+
+
+def _cam_file_size(
+    cam_files: CamFiles, config: dict[str, Any], data: str | None, split: str
+) -> tuple[int, int]:
+    """The (H, W) of the split's first CAM file: the paper protocol scores boxes at that size."""
+    ds, _ = _load_data(config, data, split, 1, None)
+    first = next(iter(ds.take(1)))["id"].numpy().decode()
+    return tuple(int(v) for v in cam_files.read([first]).shape[1:3])
+
+
 def evaluate_run(
-    run_dir: str | os.PathLike,
+    run_dir: str | os.PathLike | None,
     *,
     data: str | None = None,
     split: str = "val",
@@ -288,8 +338,8 @@ def evaluate_run(
     sweep: bool = False,
     fixed_threshold: float | None = None,
     occlusion: Sequence[float] | None = None,
-    occlusion_cell: int = protocol.OCCLUSION_CELL,
-    occlusion_seed: int = protocol.OCCLUSION_SEED,
+    occlusion_cell: int = OCCLUSION_CELL,
+    occlusion_seed: int = OCCLUSION_SEED,
     ten_crop: bool = False,
     batch_size: int = 64,
     num_images: int | None = None,
@@ -302,6 +352,11 @@ def evaluate_run(
     cam_layer: str | None = None,
     classifier_layer: str | None = None,
     preprocessing: str | None = None,
+    protocol: str = "paper",
+    save_cams: str | os.PathLike | None = None,
+    cams: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+    fixed_box: tuple[Sequence[int], int] | None = None,
 ) -> dict[str, Any]:
     """Evaluates the model of a training run on a split and writes `RUN/eval/`.
 
@@ -341,6 +396,19 @@ def evaluate_run(
             pooling and a Dense after it can be evaluated.
         preprocessing: None (the model takes raw pixels), or the `keras.applications`
             convention ("tf", "torch", "caffe") applied to the pixels before the model.
+        protocol: "paper" (the default: boxes by `cams_to_boxes` at the image size) or
+            "wsolevaluation" (clovaai/wsolevaluation's `BoxEvaluator`, exactly: 224 x 224 maps,
+            OpenCV contours, thresholds `np.arange(0, 1, 0.01)` unless `thresholds` is given;
+            see `hide_and_seek_tf.evaluation.wsolevaluation` and docs/architecture.md).
+        save_cams: a folder to write every scored CAM to as `<image_id>.npy` (float32, in
+            [0, 1]; 224 x 224 under "wsolevaluation"), wsolevaluation's format.
+        cams: a folder of such CAM files to score instead of a model (`run_dir` None, `data`
+            required): localization, baselines and the size breakdown; no class scores, so the
+            classification metrics (and Top-1 / Top-5 Loc) are None.
+        data_dir: the image root (`wsol:`, `csv:`) or TFDS folder of `data`; default the run's.
+        fixed_box: (box, number of images it was fitted on), the fixed-box baseline fitted
+            already (e.g. `result["baselines"]["train_box"]` of another run on the same data and
+            protocol); None: fitted here on `baseline_images` training boxes.
 
     Returns:
         The content of `metrics.json` (see docs/architecture.md for its keys).
@@ -351,126 +419,66 @@ def evaluate_run(
             split the model trained on would choose or report thresholds, bad `occlusion`, or the
             data cannot be loaded (the message says why).
     """
-    if load_run is None:
-        from hide_and_seek_tf.training import load_run
-    run_dir = Path(run_dir)
     fractions = _parse_fractions(occlusion)
     check_preprocessing(preprocessing)
-    model, config, mean = load_run(run_dir)
+    wsol.check_protocol(protocol)
+    if protocol == "wsolevaluation":
+        wsol.import_cv2()  # one line when OpenCV is missing, before any work
     heads = dict(cam_layer=cam_layer, classifier_layer=classifier_layer)
-    find_cam_head(model, **heads)  # a model CAM cannot read fails before any data is loaded
-    if fractions is not None and mean is None:
+    source = _open_source(run_dir, cams, data, data_dir, split, protocol, load_run, heads)
+    if fractions is not None and source.mean is None:
         raise ValueError(
             "`occlusion` fills the hidden cells with the run's dataset mean, and this model "
             f"has none (a model file, not a run directory). Received: run_dir={str(run_dir)!r}"
         )
-    image_size = tuple(int(v) for v in model.input_shape[1:3])
-    model_name = config.get("model", model.name)
-    paper_t = PAPER_THRESHOLDS.get(model_name, DEFAULT_THRESHOLD)
-    if fixed_threshold is not None:
-        fixed = float(fixed_threshold)
-    elif thresholds is not None and len(thresholds) == 1 and not sweep:
-        fixed = float(thresholds[0])  # one threshold given: report at it
-    else:
-        fixed = paper_t
-    grid = _grid(thresholds, sweep, choose_on is not None, paper_t)
-    if not any(math.isclose(t, fixed, abs_tol=1e-6) for t in grid):
-        grid = tuple(sorted(grid + (fixed,)))
+    grid, fixed = _threshold_grid(
+        source, thresholds, sweep, fixed_threshold, choose_on is not None, protocol
+    )
     held_out = choose_on is not None and choose_on != split
     checked = [
-        _check_holdout_unseen(config, data, name)
+        _check_holdout_unseen(source.config, data, name)
         for name in ((split, choose_on) if held_out else (split,))
     ]
-    from hide_and_seek_tf.data import make_pipeline
-
-    def batches_of(name: str) -> tuple[Any, Any]:
-        ds, info = _load_data(config, data, name, num_images, image_size)
-        _check_match(model, config, info, run_dir)
-        pipeline = make_pipeline(
-            ds,
-            training=False,
-            batch_size=batch_size,
-            image_size=image_size,
-            cache=False,
-            max_boxes=_max_boxes(info),
+    splits = _SplitReader(source, data, protocol, num_images, batch_size)
+    saver = CamFiles(save_cams) if save_cams is not None else None
+    score_options = dict(
+        ten_crop=ten_crop,
+        max_components=max_components,
+        preprocessing=preprocessing,
+        protocol=protocol,
+        cam_files=source.cam_files,
+        save_cams=saver,
+        **heads,
+    )
+    chosen = (
+        splits.score(choose_on, grid, fixed, 0, progress, score_options)[0] if held_out else None
+    )
+    report, info = splits.score(split, grid, fixed, num_plot, progress, score_options)
+    choice = _choose_thresholds(report, split, chosen, choose_on)
+    if fixed_box is None:
+        fixed_box = _fit_train_box(
+            source.config, data, source.image_size, baseline_images, protocol, splits.load_size
         )
-        return pipeline, info
-
-    def score(name: str, plot: int) -> tuple[protocol.SplitScores, Any]:
-        pipeline, info = batches_of(name)
-        total = info.num_examples if num_images is None else num_images
-        bar = keras.utils.Progbar(total, unit_name="image") if progress else None
-        try:
-            scores = protocol.score_batches(
-                model,
-                pipeline,
-                grid,
-                fixed,
-                ten_crop=ten_crop,
-                max_components=max_components,
-                num_plot=plot,
-                progress=bar,
-                preprocessing=preprocessing,
-                **heads,
-            )
-        except ValueError as err:
-            raise ValueError(
-                f"The {name!r} split of {data or config['data']!r} has no images."
-            ) from err
-        return scores, info
-
-    chosen = score(choose_on, 0)[0] if held_out else None
-    report, info = score(split, num_plot)
-    choice = protocol.threshold_choice(
-        report.metrics, split, chosen.metrics if chosen else None, choose_on
-    )
-    if chosen is not None:
-        choice["chosen_on_curves"] = chosen.metrics["curves"]
-    train_box, train_count = _train_box(config, data, image_size, baseline_images)
-    table = protocol.per_image_table(report, choice["tau"], choice["tau_v2"], train_box)
-    overall = protocol.localization_summary(table)
-    baselines = protocol.score_fixed_boxes(
-        {"whole_image": protocol.whole_image_box(image_size), "train_box": train_box},
-        report.per_image["gt"],
-    )
-    baselines["train_box"]["fitted_on_train_images"] = train_count
-    baselines["train_box"]["top1_loc_with_model_classes"] = overall["fixed_box_top1_loc"]
-    whole = np.all(table_boxes(table, "box") == protocol.whole_image_box(image_size), axis=1)
-    metrics = report.metrics
+    table = per_image_table(report, choice["tau"], choice["tau_v2"], fixed_box[0])
     result = {
         "schema_version": SCHEMA_VERSION,
-        "metrics": metrics,
+        "metrics": report.metrics,
         "threshold_choice": choice,
-        "baselines": baselines,
-        "size_breakdown": protocol.size_breakdown(table),
-        "cam_contrast": {
-            "cam_threshold": metrics["cam_threshold"],
-            "mean_inside": overall["cam_inside"],
-            "mean_outside": overall["cam_outside"],
-            "mean_contrast": overall["cam_contrast"],
-            "mean_foreground_fraction": float(np.mean(table["cam_foreground_fraction"])),
-            "whole_image_boxes": float(100.0 * np.mean(whole)),
-        },
+        **_table_summaries(table, report, fixed_box),
         "occlusion": None,
         "data": {
-            "spec": data or config["data"],
+            "spec": data or source.config["data"],
             "split": split,
-            "num_images": metrics["num_images"],
+            "num_images": report.metrics["num_images"],
             "num_classes": info.num_classes,
-            "image_size": list(image_size),
+            "image_size": list(source.image_size),
         },
-        "model": {
-            "name": model_name,
-            "run_dir": str(run_dir),
-            "pooling": config.get("pooling"),
-            "hide_patch_sizes": config.get("hide_patch_sizes"),
-            "num_classes": int(model.output_shape[-1]),
-            "preprocessing": preprocessing,
-        },
+        "model": _model_block(source, info, preprocessing, cams),
         "protocol": {
-            "cam": "ground-truth class; sum_i W(c, i) F_i, bilinear upsampling, min-max to [0, 1]",
-            "box": "largest 8-connected component of cam >= t * max(cam); MaxBoxAccV2: every "
-            f"component (up to {max_components})",
+            "name": protocol,
+            "map_size": list(report.image_size),
+            "cam_files_saved_to": None if save_cams is None else str(save_cams),
+            **_protocol_rules(protocol, max_components),
             "cam_thresholds": list(grid),
             "fixed_threshold": fixed,
             "iou_thresholds": list(IOU_THRESHOLDS),
@@ -480,147 +488,219 @@ def evaluate_run(
             "thresholds_swept_on": choice["chosen_on"] if len(grid) > 1 else None,
             # None: no holdout split scored; False: a model file, its training images unknown
             "holdout_checked_unseen": None if set(checked) == {None} else False not in checked,
-            "iou": "inclusive pixel boxes, (x1 - x0 + 1) * (y1 - y0 + 1)",
         },
     }
     if fractions is not None:
-        pipeline, _ = batches_of(split)
-        result["occlusion"] = {
-            "fractions": list(fractions),
-            "top1_cls": protocol.occlusion_top1(
-                model,
+        result["occlusion"] = _occlusion(
+            source,
+            splits.batches(split)[0],
+            fractions,
+            occlusion_cell,
+            occlusion_seed,
+            batch_size,
+            preprocessing,
+        )
+    out = Path(out_dir) if out_dir is not None else source.run_dir / EVAL_DIR
+    _write_eval_files(out, result, table, report, info.class_names, fixed)
+    return result
+
+
+@dataclasses.dataclass
+class _Source:
+    """Where the CAMs come from: a model (with its run's config and dataset mean) or CAM files."""
+
+    model: Any
+    config: dict[str, Any]
+    mean: Any
+    run_dir: Path
+    image_size: tuple[int, int]
+    cam_files: CamFiles | None
+
+    @property
+    def name(self) -> str:
+        return self.config.get("model", self.model.name if self.model is not None else "cam files")
+
+
+def _open_source(run_dir, cams, data, data_dir, split, protocol, load_run, heads) -> _Source:
+    """Loads the model of `run_dir` (checked for a CAM head), or opens the CAM folder `cams`."""
+    if cams is not None:
+        cam_files = CamFiles(cams)
+        config, run_dir = _cam_files_config(cam_files, data)
+        model = mean = None
+    else:
+        if load_run is None:
+            from hide_and_seek_tf.training import load_run
+        cam_files, run_dir = None, Path(run_dir)
+        model, config, mean = load_run(run_dir)
+        find_cam_head(model, **heads)  # a model CAM cannot read fails before any data is loaded
+    if data_dir is not None:
+        config = {**config, "data_dir": str(data_dir)}
+    if model is not None:
+        image_size = tuple(int(v) for v in model.input_shape[1:3])
+    elif protocol == "wsolevaluation":
+        image_size = (wsol.WSOL_SIZE, wsol.WSOL_SIZE)
+    else:
+        image_size = _cam_file_size(cam_files, config, data, split)
+    return _Source(model, config, mean, run_dir, image_size, cam_files)
+
+
+def _threshold_grid(
+    source: _Source,
+    thresholds: Sequence[float] | None,
+    sweep: bool,
+    fixed_threshold: float | None,
+    choose: bool,
+    protocol: str,
+) -> tuple[tuple[float, ...], float]:
+    """The CAM threshold grid and the fixed threshold (added to the grid when missing)."""
+    paper_t = PAPER_THRESHOLDS.get(source.name, DEFAULT_THRESHOLD)
+    if fixed_threshold is not None:
+        fixed = float(fixed_threshold)
+    elif thresholds is not None and len(thresholds) == 1 and not sweep:
+        fixed = float(thresholds[0])  # one threshold given: report at it
+    else:
+        fixed = paper_t
+    grid = _grid(thresholds, sweep, choose, paper_t, protocol)
+    if not any(math.isclose(t, fixed, abs_tol=1e-6) for t in grid):
+        grid = tuple(sorted(grid + (fixed,)))
+    return grid, fixed
+
+
+class _SplitReader:
+    """Evaluation batches of a split of the data, and the pass over them (`score_batches`)."""
+
+    def __init__(self, source: _Source, data, protocol: str, num_images, batch_size: int):
+        self.source, self.data, self.protocol = source, data, protocol
+        self.num_images, self.batch_size = num_images, batch_size
+        from_files = source.cam_files is not None
+        self.load_size = _load_size(
+            source.config, data, None if from_files else source.image_size, protocol
+        )
+
+    def batches(self, name: str) -> tuple[Any, Any]:
+        from hide_and_seek_tf.data import make_pipeline
+
+        source = self.source
+        ds, info = _load_data(source.config, self.data, name, self.num_images, self.load_size)
+        if source.model is not None:
+            _check_match(source.model, source.config, info, source.run_dir)
+        pipeline = make_pipeline(
+            ds,
+            training=False,
+            batch_size=self.batch_size,
+            image_size=source.image_size,
+            cache=False,
+            max_boxes=_max_boxes(info),
+            source_boxes=self.protocol == "wsolevaluation",
+        )
+        return pipeline, info
+
+    def score(self, name, grid, fixed, num_plot, progress, options) -> tuple[SplitScores, Any]:
+        pipeline, info = self.batches(name)
+        total = info.num_examples if self.num_images is None else self.num_images
+        bar = keras.utils.Progbar(total, unit_name="image") if progress else None
+        try:
+            scores = score_batches(
+                self.source.model,
                 pipeline,
-                fractions,
-                mean.tolist(),
-                occlusion_cell,
-                occlusion_seed,
-                preprocessing=preprocessing,
-            ),
-            "cell": occlusion_cell,
-            "seed": occlusion_seed,
-            "batch_size": batch_size,
-            "fill": [float(v) for v in mean],
-        }
-    out = Path(out_dir) if out_dir is not None else run_dir / EVAL_DIR
+                grid,
+                fixed,
+                num_plot=num_plot,
+                progress=bar,
+                num_classes=info.num_classes,
+                **options,
+            )
+        except ValueError as err:
+            if str(err) != "The split has no images.":
+                raise
+            where = self.data or self.source.config["data"]
+            raise ValueError(f"The {name!r} split of {where!r} has no images.") from err
+        return scores, info
+
+
+def _choose_thresholds(
+    report: SplitScores, split: str, chosen: SplitScores | None, choose_on: str | None
+) -> dict[str, Any]:
+    """The `threshold_choice` block: chosen on `choose_on` (with its curves) or on `split`."""
+    choice = threshold_choice(report.metrics, split, chosen.metrics if chosen else None, choose_on)
+    if chosen is not None:
+        choice["chosen_on_curves"] = chosen.metrics["curves"]
+    return choice
+
+
+def _table_summaries(
+    table: dict[str, np.ndarray], report: SplitScores, fixed_box: tuple[Any, int]
+) -> dict[str, Any]:
+    """`baselines`, `size_breakdown` and `cam_contrast`, all from the per-image rows."""
+    overall = localization_summary(table)
+    whole_box = whole_image_box(report.image_size)  # the maps' size (224 for wsolevaluation)
+    baselines = {
+        "whole_image": fixed_box_scores(whole_box, table["whole_image_iou"]),
+        "train_box": fixed_box_scores(fixed_box[0], table["fixed_box_iou"]),
+    }
+    baselines["train_box"]["fitted_on_train_images"] = fixed_box[1]
+    baselines["train_box"]["top1_loc_with_model_classes"] = overall["fixed_box_top1_loc"]
+    whole = np.all(table_boxes(table, "box") == whole_box, axis=1)
+    return {
+        "baselines": baselines,
+        "size_breakdown": size_breakdown(table),
+        "cam_contrast": {
+            "cam_threshold": report.metrics["cam_threshold"],
+            "mean_inside": overall["cam_inside"],
+            "mean_outside": overall["cam_outside"],
+            "mean_contrast": overall["cam_contrast"],
+            "mean_foreground_fraction": float(np.mean(table["cam_foreground_fraction"])),
+            "whole_image_boxes": float(100.0 * np.mean(whole)),
+        },
+    }
+
+
+def _model_block(source: _Source, info: Any, preprocessing, cams) -> dict[str, Any]:
+    model, config = source.model, source.config
+    return {
+        "name": source.name,
+        "run_dir": str(source.run_dir),
+        "pooling": config.get("pooling"),
+        "hide_patch_sizes": config.get("hide_patch_sizes"),
+        "num_classes": info.num_classes if model is None else int(model.output_shape[-1]),
+        "preprocessing": preprocessing,
+        "cam_files": None if cams is None else str(cams),
+    }
+
+
+def _occlusion(source, pipeline, fractions, cell, seed, batch_size, preprocessing) -> dict:
+    mean = source.mean
+    return {
+        "fractions": list(fractions),
+        "top1_cls": occlusion_top1(
+            source.model,
+            pipeline,
+            fractions,
+            mean.tolist(),
+            cell,
+            seed,
+            preprocessing=preprocessing,
+        ),
+        "cell": cell,
+        "seed": seed,
+        "batch_size": batch_size,
+        "fill": [float(v) for v in mean],
+    }
+
+
+def _write_eval_files(out: Path, result, table, report: SplitScores, class_names, fixed) -> None:
+    """Every file of the eval directory, each atomically; metrics.json last (a finished run)."""
     out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / PER_IMAGE_FILE, protocol.per_image_csv(table))
-    write_text_atomic(out / "thresholds.csv", _curves_csv(metrics))
+    write_text_atomic(out / PER_IMAGE_FILE, per_image_csv(table))
+    write_text_atomic(out / "thresholds.csv", _curves_csv(result["metrics"]))
     plotting.save_figure(out / "threshold_curve.png", plotting.threshold_curve_figure(result))
     plotting.save_figure(
-        out / "cams.png", plotting.cam_grid_figure(report.shown, info.class_names, fixed)
+        out / "cams.png", plotting.cam_grid_figure(report.shown, class_names, fixed)
     )
     plotting.save_figure(out / "cam_contrast.png", plotting.cam_contrast_figure(table, result))
     write_json_atomic(out / METRICS_FILE, result)  # last: its presence means a finished evaluation
-    return result
 
 
 def table_boxes(table: dict[str, np.ndarray], prefix: str) -> np.ndarray:
     """(N, 4) boxes of a `protocol.per_image_table` (prefix "box", "tau_box" or "gt")."""
     return np.stack([table[f"{prefix}_{c}"] for c in ("x0", "y0", "x1", "y1")], axis=1)
-
-
-# ----------------------------------------------------------------------------------------------
-# Reports
-# ----------------------------------------------------------------------------------------------
-
-
-def _num(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def breakdown_markdown(evaluations: dict[str, dict[str, Any]]) -> str:
-    """A Markdown table of the size breakdown of one or more evaluations (by name)."""
-    lines = [
-        "| model | GT box area | images | GT-known Loc | Top-1 Loc | MaxBoxAcc | fixed box | "
-        "whole image |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, result in evaluations.items():
-        for row in result["size_breakdown"]["bins"]:
-            lo, hi = row["range"]
-            lines.append(
-                f"| {name} | [{lo:g}, {hi:g}{']' if hi >= 1 else ')'} | {row['count']} | "
-                f"{_num(row['gt_known_loc'])} | {_num(row['top1_loc'])} | "
-                f"{_num(row['max_box_acc'])} | {_num(row['fixed_box_gt_known_loc'])} | "
-                f"{_num(row['whole_image_gt_known_loc'])} |"
-            )
-    return "\n".join(lines)
-
-
-def format_report(result: dict[str, Any], out_dir: str | os.PathLike | None = None) -> str:
-    """The plain-text report evaluate.py prints for one evaluation."""
-    m, choice, base = result["metrics"], result["threshold_choice"], result["baselines"]
-    proto = result["protocol"]
-    held = choice["held_out"]
-    where = (
-        f"chosen on {choice['chosen_on']} ({choice['chosen_on_num_images']} images)"
-        if held
-        else f"chosen on {choice['reported_on']} itself: an upper bound, not a result"
-    )
-    v2_taus = ", ".join(f"{d}: {t:g}" for d, t in (choice["tau_v2"] or {}).items())
-    lines = [
-        f"{result['model']['name']} on {result['data']['spec']} / {result['data']['split']} "
-        f"({m['num_images']} images{', ten-crop' if proto['ten_crop'] else ''})",
-        f"  top-1 / top-5 classification : {m['top1_cls']:.2f} / {m['top5_cls']:.2f}",
-        f"  at CAM threshold {m['cam_threshold']:g}, IoU 0.5:",
-        f"    GT-known Loc               : {m['gt_known_loc']:.2f}",
-        f"    Top-1 / Top-5 Loc          : {m['top1_loc']:.2f} / {m['top5_loc']:.2f}",
-        f"  tau = {choice['tau']:g}, {where}"
-        + (f"; MaxBoxAccV2 taus {v2_taus}" if v2_taus else ""),
-        f"    MaxBoxAcc                  : {choice['max_box_acc']:.2f}",
-        f"    MaxBoxAccV2                : {_num(choice['max_box_acc_v2'], 2)}",
-        f"    GT-known / Top-1 Loc @ tau : {choice['gt_known_loc']:.2f} / {choice['top1_loc']:.2f}",
-    ]
-    if held:
-        bound = choice["upper_bound"]
-        lines.append(
-            f"    (max over tau on {choice['reported_on']} itself, an upper bound: MaxBoxAcc "
-            f"{bound['max_box_acc']:.2f}, MaxBoxAccV2 {_num(bound['max_box_acc_v2'], 2)})"
-        )
-    lines += [
-        f"  baselines, GT-known Loc      : whole image {base['whole_image']['gt_known_loc']:.2f}, "
-        f"train box {base['train_box']['box']} {base['train_box']['gt_known_loc']:.2f} "
-        f"(Top-1 Loc with the model's classes {base['train_box']['top1_loc_with_model_classes']:.2f})",
-        f"  CAM inside / outside the GT boxes: {_num(result['cam_contrast']['mean_inside'], 3)} / "
-        f"{_num(result['cam_contrast']['mean_outside'], 3)}; boxes at {m['cam_threshold']:g} that "
-        f"are the whole image: {result['cam_contrast']['whole_image_boxes']:.1f}%",
-    ]
-    if result.get("occlusion"):
-        occ = result["occlusion"]
-        lines.append(
-            f"  occlusion top-1 ({occ['cell']} px cells): "
-            + ", ".join(
-                f"f={f:g} {a:.2f}" for f, a in zip(occ["fractions"], occ["top1_cls"], strict=True)
-            )
-        )
-    lines += [
-        f"  by ground-truth box area (fraction of the image; GT-known / Top-1 Loc at "
-        f"{m['cam_threshold']:g}, MaxBoxAcc at tau):",
-        "    " + breakdown_markdown({result["model"]["name"]: result}).replace("\n", "\n    "),
-    ]
-    if out_dir is not None:
-        lines.append(f"  written to {out_dir}")
-    return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------------------------
-# Files
-# ----------------------------------------------------------------------------------------------
-
-
-def _curves_csv(metrics: dict[str, Any]) -> str:
-    curves = metrics["curves"]
-    deltas = list(curves["box_acc"])
-    header = ["cam_threshold", "gt_known_loc", "top1_loc", "top5_loc"]
-    header += [f"box_acc@{d}" for d in deltas]
-    v2 = curves["box_acc_v2"] or {}
-    header += [f"box_acc_v2@{d}" for d in v2]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    for i, t in enumerate(curves["cam_thresholds"]):
-        row = [t, curves["gt_known_loc"][i], curves["top1_loc"][i], curves["top5_loc"][i]]
-        row += [curves["box_acc"][d][i] for d in deltas]
-        row += [v2[d][i] for d in v2]
-        writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
-    return buf.getvalue()
