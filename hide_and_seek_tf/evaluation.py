@@ -46,6 +46,7 @@ import numpy as np
 from hide_and_seek_tf import plotting, protocol
 from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
 from hide_and_seek_tf.classifier import check_preprocessing, find_cam_head
+from hide_and_seek_tf.data.checks import data_checks_record
 from hide_and_seek_tf.metrics import IOU_THRESHOLDS, choose_fixed_box
 from hide_and_seek_tf.training.run_dir import EVAL_DIR
 
@@ -146,6 +147,8 @@ def _load_data(
         num_images=num_images,
         image_size=image_size,
         seed=int(config.get("seed", 0)),
+        strict_boxes=bool(config.get("strict_boxes")),
+        skip_bad_images=bool(config.get("skip_bad_images")),
     )
     missing = getattr(info, "num_without_boxes", 0)
     if require_boxes and missing:
@@ -181,6 +184,28 @@ def _check_match(model: keras.Model, config: dict[str, Any], info: Any, run_dir:
             f"config.json in {run_dir} says image_size={list(size)} but model.keras takes "
             f"{list(model.input_shape[1:3])}: the run directory is inconsistent."
         )
+
+
+def fixed_box_split(
+    config: dict[str, Any], data: str | None, named: str | None
+) -> tuple[str | None, str]:
+    """Which split the fixed-box baseline is fitted on, and why: the training split when it can be
+    read, else `named` (`--baseline-split`), else none (the baseline is reported unavailable).
+    ImageNet users scoring a pretrained classifier often have only val on disk (train is 138 GB).
+
+    Returns:
+        (split or None, a sentence for the report).
+    """
+    train = _train_split(config)
+    try:  # one image: the listing and the annotations are read, not the whole split's headers
+        _load_data({**config, "skip_bad_images": True}, data, train, 1, None, require_boxes=False)
+    except (FileNotFoundError, ValueError) as err:
+        unavailable = f"the training split {train!r} cannot be read ({err})"
+    else:
+        return train, f"fitted on the training split {train!r}"
+    if named:
+        return named, f"fitted on {named!r} (--baseline-split): {unavailable}"
+    return None, f"unavailable: {unavailable}; name a split to fit it on with --baseline-split"
 
 
 # Fitted fixed boxes, by the data settings they depend on: models trained on the same data (GAP and
@@ -302,6 +327,9 @@ def evaluate_run(
     cam_layer: str | None = None,
     classifier_layer: str | None = None,
     preprocessing: str | None = None,
+    strict_boxes: bool | None = None,
+    skip_bad_images: bool | None = None,
+    baseline_split: str | None = None,
 ) -> dict[str, Any]:
     """Evaluates the model of a training run on a split and writes `RUN/eval/`.
 
@@ -341,6 +369,10 @@ def evaluate_run(
             pooling and a Dense after it can be evaluated.
         preprocessing: None (the model takes raw pixels), or the `keras.applications`
             convention ("tf", "torch", "caffe") applied to the pixels before the model.
+        strict_boxes, skip_bad_images: the data checks' settings (`data.checks`); None: the
+            run's (config.json), else off.
+        baseline_split: the split the fixed-box baseline is fitted on when the training split
+            cannot be read (`fixed_box_split`); None: the baseline is then reported unavailable.
 
     Returns:
         The content of `metrics.json` (see docs/architecture.md for its keys).
@@ -357,6 +389,8 @@ def evaluate_run(
     fractions = _parse_fractions(occlusion)
     check_preprocessing(preprocessing)
     model, config, mean = load_run(run_dir)
+    checks = {"strict_boxes": strict_boxes, "skip_bad_images": skip_bad_images}
+    config = {**config, **{k: v for k, v in checks.items() if v is not None}}
     heads = dict(cam_layer=cam_layer, classifier_layer=classifier_layer)
     find_cam_head(model, **heads)  # a model CAM cannot read fails before any data is loaded
     if fractions is not None and mean is None:
@@ -426,15 +460,30 @@ def evaluate_run(
     )
     if chosen is not None:
         choice["chosen_on_curves"] = chosen.metrics["curves"]
-    train_box, train_count = _train_box(config, data, image_size, baseline_images)
-    table = protocol.per_image_table(report, choice["tau"], choice["tau_v2"], train_box)
+    fit_split, fit_note = fixed_box_split(config, data, baseline_split)
+    if fit_split is not None:
+        fit_config = {**config, "train_split": fit_split}
+        train_box, train_count = _train_box(fit_config, data, image_size, baseline_images)
+    else:
+        train_box, train_count = None, 0
+    whole_box = protocol.whole_image_box(image_size)
+    stand_in = whole_box if train_box is None else train_box
+    table = protocol.per_image_table(report, choice["tau"], choice["tau_v2"], stand_in)
+    if train_box is None:  # no stand-in numbers: the columns stay empty
+        table["fixed_box_iou"] = np.full_like(table["fixed_box_iou"], np.nan, dtype=np.float64)
     overall = protocol.localization_summary(table)
     baselines = protocol.score_fixed_boxes(
-        {"whole_image": protocol.whole_image_box(image_size), "train_box": train_box},
+        {"whole_image": whole_box, **({} if train_box is None else {"train_box": train_box})},
         report.per_image["gt"],
     )
+    if train_box is None:
+        baselines["train_box"] = {"box": None, "gt_known_loc": None}
     baselines["train_box"]["fitted_on_train_images"] = train_count
-    baselines["train_box"]["top1_loc_with_model_classes"] = overall["fixed_box_top1_loc"]
+    baselines["train_box"]["fitted_on_split"] = fit_split
+    baselines["train_box"]["fitted_on"] = fit_note
+    baselines["train_box"]["top1_loc_with_model_classes"] = (
+        None if train_box is None else overall["fixed_box_top1_loc"]
+    )
     whole = np.all(table_boxes(table, "box") == protocol.whole_image_box(image_size), axis=1)
     metrics = report.metrics
     result = {
@@ -442,7 +491,7 @@ def evaluate_run(
         "metrics": metrics,
         "threshold_choice": choice,
         "baselines": baselines,
-        "size_breakdown": protocol.size_breakdown(table),
+        "size_breakdown": _without_fixed_box(protocol.size_breakdown(table), train_box),
         "cam_contrast": {
             "cam_threshold": metrics["cam_threshold"],
             "mean_inside": overall["cam_inside"],
@@ -458,6 +507,8 @@ def evaluate_run(
             "num_images": metrics["num_images"],
             "num_classes": info.num_classes,
             "image_size": list(image_size),
+            "strict_boxes": bool(config.get("strict_boxes")),
+            **data_checks_record(info),
         },
         "model": {
             "name": model_name,
@@ -512,6 +563,14 @@ def evaluate_run(
     plotting.save_figure(out / "cam_contrast.png", plotting.cam_contrast_figure(table, result))
     write_json_atomic(out / METRICS_FILE, result)  # last: its presence means a finished evaluation
     return result
+
+
+def _without_fixed_box(breakdown: dict[str, Any], train_box: Any) -> dict[str, Any]:
+    # An unavailable fixed box has no numbers (not zeros).
+    if train_box is None:
+        for row in breakdown["bins"]:
+            row["fixed_box_gt_known_loc"] = row["fixed_box_top1_loc"] = None
+    return breakdown
 
 
 def table_boxes(table: dict[str, np.ndarray], prefix: str) -> np.ndarray:
@@ -577,10 +636,16 @@ def format_report(result: dict[str, Any], out_dir: str | os.PathLike | None = No
             f"    (max over tau on {choice['reported_on']} itself, an upper bound: MaxBoxAcc "
             f"{bound['max_box_acc']:.2f}, MaxBoxAccV2 {_num(bound['max_box_acc_v2'], 2)})"
         )
+    fixed = base["train_box"]
+    fixed_text = (
+        f"fixed box {fixed['box']} {fixed['gt_known_loc']:.2f} (Top-1 Loc with the model's "
+        f"classes {fixed['top1_loc_with_model_classes']:.2f}), {fixed.get('fitted_on', '')}"
+        if fixed["box"] is not None
+        else f"fixed box {fixed.get('fitted_on', 'unavailable')}"
+    )
     lines += [
         f"  baselines, GT-known Loc      : whole image {base['whole_image']['gt_known_loc']:.2f}, "
-        f"train box {base['train_box']['box']} {base['train_box']['gt_known_loc']:.2f} "
-        f"(Top-1 Loc with the model's classes {base['train_box']['top1_loc_with_model_classes']:.2f})",
+        + fixed_text,
         f"  CAM inside / outside the GT boxes: {_num(result['cam_contrast']['mean_inside'], 3)} / "
         f"{_num(result['cam_contrast']['mean_outside'], 3)}; boxes at {m['cam_threshold']:g} that "
         f"are the whole image: {result['cam_contrast']['whole_image_boxes']:.1f}%",

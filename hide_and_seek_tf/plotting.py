@@ -156,9 +156,13 @@ def gt_known_curves_figure(evaluations: Mapping[str, Mapping[str, Any]]) -> Figu
     ax.axhline(
         baselines["whole_image"]["gt_known_loc"], color="grey", ls=":", label="whole-image box"
     )
-    ax.axhline(
-        baselines["train_box"]["gt_known_loc"], color="black", ls="--", label="fixed box (train)"
-    )
+    if baselines["train_box"]["gt_known_loc"] is not None:  # None: no split to fit it on
+        ax.axhline(
+            baselines["train_box"]["gt_known_loc"],
+            color="black",
+            ls="--",
+            label="fixed box (train)",
+        )
     ax.set_xlabel("CAM threshold (fraction of max)")
     ax.set_ylabel("GT-known Loc (%), IoU >= 0.5")
     ax.legend(fontsize=8)

@@ -452,7 +452,9 @@ def check_images(
         boxes = []
         for k, box in enumerate(entry.boxes):
             at, line = entry.box_lines[k] if entry.box_lines else (entry.where, None)
-            received = f" Received: {line!r}" if line is not None else f" Received: {_box_text(box)}"
+            received = (
+                f" Received: {line!r}" if line is not None else f" Received: {_box_text(box)}"
+            )
             result = clip_box(box, width, height)
             if result is None:
                 raise ValueError(
@@ -470,7 +472,9 @@ def check_images(
                     )
                 num_clipped += 1
                 if len(clipped) < EXAMPLES_KEPT:
-                    clipped.append(f"{entry.location}: {_box_text(box)} -> {_box_text(new)} at {at}")
+                    clipped.append(
+                        f"{entry.location}: {_box_text(box)} -> {_box_text(new)} at {at}"
+                    )
             boxes.append(new)
         kept.append(i)
         boxes_out.append(boxes)
@@ -510,6 +514,16 @@ def check_images(
     )
 
 
+def data_checks_record(info: Any) -> dict[str, Any]:
+    """What the checks changed, for a run's config.json and an evaluation's metrics.json."""
+    return {
+        "clipped_boxes": int(getattr(info, "num_clipped_boxes", 0)),
+        "clipped_examples": list(getattr(info, "clipped_boxes", ())),
+        "skipped_images": int(getattr(info, "num_skipped_images", 0)),
+        "skipped_examples": list(getattr(info, "skipped_images", ())),
+    }
+
+
 __all__ = [
     "BadImage",
     "CheckedImages",
@@ -521,6 +535,7 @@ __all__ = [
     "check_images",
     "check_pixels",
     "clip_box",
+    "data_checks_record",
     "header_of_bytes",
     "header_of_file",
     "max_image_pixels",

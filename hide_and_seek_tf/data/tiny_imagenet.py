@@ -463,7 +463,7 @@ def load_tiny_imagenet(
             "label": index.labels,
             "boxes": index.boxes[:, None, :],
             "id": list(index.ids),
-            }
+        }
     )
     if index.is_zip:
         data = _zip_bytes(index.source, [index.root + m for m in index.members])

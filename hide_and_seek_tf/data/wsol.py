@@ -123,8 +123,14 @@ def _read_split(folder: Path) -> _Split:
             box_lines[path].append((where, line))
     records = tuple(
         Record(
-            path, labels[path], boxes[path], path, box_lines[path][0][0] if boxes[path] else at,
-            sizes.get(path), box_lines=box_lines[path], size_where=size_where.get(path),
+            path,
+            labels[path],
+            boxes[path],
+            path,
+            box_lines[path][0][0] if boxes[path] else at,
+            sizes.get(path),
+            box_lines=box_lines[path],
+            size_where=size_where.get(path),
         )  # fmt: skip
         for path, at in order.items()
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from hide_and_seek_tf.data import load_dataset
 from hide_and_seek_tf.data.cub import HOLDOUT_PER_CLASS, xywh_to_inclusive

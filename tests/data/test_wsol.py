@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from hide_and_seek_tf.data import load_dataset
 from tests.data.layouts import WSOL_CLASSES, WSOL_SPLITS, write_files, wsol_files
@@ -82,5 +81,7 @@ def test_an_image_of_another_size_than_stated_fails_naming_it(tmp_path):
     lines[0] = f"{path},{int(width) + 1},{height}"
     meta["val/image_sizes.txt"] = ("\n".join(lines) + "\n").encode()
     meta_dir, image_dir = write_files(meta, tmp_path / "m"), write_files(images, tmp_path / "i")
-    with pytest.raises(ValueError, match=rf"{path} is {width} x {height}.*image_sizes\.txt line 1 states"):
+    with pytest.raises(
+        ValueError, match=rf"{path} is {width} x {height}.*image_sizes\.txt line 1 states"
+    ):
         load_dataset(f"wsol:{meta_dir}", "val", data_dir=image_dir)
