@@ -28,6 +28,7 @@ metrics.json. `DatasetInfo.scan` keeps the scan's statistics (`ScanSummary`) for
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import contextvars
@@ -266,6 +267,21 @@ def scan_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
         _PROGRESS.reset(token)
 
 
+# Recent scans by the caller's key (what was read and its files' sizes and modification times):
+# training loads its split more than once (the data, its statistics, the evaluation's baseline).
+_SCANS: collections.OrderedDict[Any, list] = collections.OrderedDict()
+_SCANS_KEPT = 4
+
+
+def files_key(paths: Sequence[str | os.PathLike]) -> tuple | None:
+    """A `check_images` cache key for image files: each path with its size and modification time
+    (None when one cannot be read: that scan is not cached)."""
+    try:
+        return tuple((str(p), st.st_size, st.st_mtime_ns) for p in paths for st in [os.stat(p)])
+    except OSError:
+        return None
+
+
 def scan_headers(
     items: Sequence[Any], header_of: Callable[[Any], ImageHeader]
 ) -> list[ImageHeader | BadImage]:
@@ -333,7 +349,8 @@ class ScanSummary:
         largest: (location, width, height) of the image with the most pixels, or None.
         bad: (location, reason) of the first few bad images; `num_bad` counts them all.
         num_bad: bad images (skipped or not).
-        sizes: per kept image, (width, height) in the split's order.
+        box_counts: per kept image, its number of boxes.
+        area_fractions: per box (after clipping), its area (inclusive pixels) over its image's.
     """
 
     num_images: int
@@ -341,7 +358,8 @@ class ScanSummary:
     largest: tuple[str, int, int] | None
     bad: tuple[tuple[str, str], ...]
     num_bad: int
-    sizes: tuple[tuple[int, int], ...] = ()
+    box_counts: tuple[int, ...] = ()
+    area_fractions: tuple[float, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -403,6 +421,7 @@ def check_images(
     strict_boxes: bool = False,
     skip_bad_images: bool = False,
     max_pixels: int | None = None,
+    cache_key: Any = None,
 ) -> CheckedImages:
     """Reads every image's header and applies the policy of the module docstring.
 
@@ -413,6 +432,8 @@ def check_images(
         strict_boxes: refuse a box past its image instead of clipping it.
         skip_bad_images: drop bad images (counted) instead of refusing them.
         max_pixels: the pixel limit (None: `max_image_pixels()`).
+        cache_key: identifies the files read and their state (`files_key`); a scan with the same
+            key reuses the headers read last time. None: always read.
 
     Returns:
         A `CheckedImages`; a warning is logged when boxes were clipped or images skipped.
@@ -423,7 +444,16 @@ def check_images(
             `strict_boxes`, a stated size that differs from the header's.
     """
     limit = max_image_pixels(max_pixels)
-    headers = scan_headers(range(len(entries)), lambda i: check_pixels(header_of(i), limit))
+    key = None if cache_key is None else (cache_key, limit)
+    headers = _SCANS.get(key) if key is not None else None
+    if headers is None:
+        headers = scan_headers(range(len(entries)), lambda i: check_pixels(header_of(i), limit))
+        if key is not None:
+            _SCANS[key] = headers
+            while len(_SCANS) > _SCANS_KEPT:
+                _SCANS.popitem(last=False)
+    else:
+        _SCANS.move_to_end(key)
     kept, boxes_out, sizes, clipped, skipped, bad = [], [], [], [], [], []
     num_clipped = 0
     kinds: Counter[str] = Counter()
@@ -500,7 +530,12 @@ def check_images(
         largest=largest,
         bad=tuple(bad[:EXAMPLES_KEPT]),
         num_bad=len(bad),
-        sizes=tuple(sizes),
+        box_counts=tuple(len(b) for b in boxes_out),
+        area_fractions=tuple(
+            (x1 - x0 + 1) * (y1 - y0 + 1) / (w * h)
+            for boxes, (w, h) in zip(boxes_out, sizes, strict=True)
+            for x0, y0, x1, y1 in boxes
+        ),
     )
     return CheckedImages(
         kept=tuple(kept),
@@ -536,6 +571,7 @@ __all__ = [
     "check_pixels",
     "clip_box",
     "data_checks_record",
+    "files_key",
     "header_of_bytes",
     "header_of_file",
     "max_image_pixels",

@@ -33,6 +33,7 @@ from hide_and_seek_tf.data.checks import (
     ImageEntry,
     ImageHeader,
     check_images,
+    files_key,
     header_of_bytes,
     header_of_file,
 )
@@ -358,6 +359,7 @@ def check_records(
         strict_boxes=bool(options.get("strict_boxes")),
         skip_bad_images=bool(options.get("skip_bad_images")),
         max_pixels=options.get("max_image_pixels"),
+        cache_key=None if root is None else files_key([root / r.path for r in records]),
     )
     kept = [
         dataclasses.replace(records[i], boxes=boxes, size=size)

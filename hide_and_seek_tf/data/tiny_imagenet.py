@@ -44,6 +44,7 @@ from hide_and_seek_tf.data.checks import (
     ImageEntry,
     ImageHeader,
     check_images,
+    files_key,
     header_of_bytes,
     header_of_file,
 )
@@ -54,6 +55,7 @@ from hide_and_seek_tf.data.common import (
     resize_element,
     resolve_classes,
 )
+from hide_and_seek_tf.data.files import file_stamp
 
 IMAGE_SIZE: tuple[int, int] = (64, 64)
 HOLDOUT_PER_CLASS: int = 10
@@ -378,10 +380,20 @@ def _check(index: TinyImageNetIndex, options: dict) -> tuple[TinyImageNetIndex, 
         ImageEntry(index.location(m), i, w, [tuple(float(v) for v in box)])
         for m, i, w, box in zip(index.members, index.ids, index.wheres, index.boxes, strict=True)
     ]
+    if index.is_zip:
+        key = (file_stamp(index.source), index.root, index.members)
+    else:
+        key = files_key([index.source / m for m in index.members])
     header_of, close = _header_reader(index)
     try:
-        checked = check_images(entries, header_of, source=f"tiny-imagenet:{index.source}",
-                               **options)  # fmt: skip
+        checked = check_images(
+            entries,
+            header_of,
+            source=f"tiny-imagenet:{index.source}",
+            cache_key=key,
+            **options,
+        )
+
     finally:
         close()
     for i, (width, height) in zip(checked.kept, checked.sizes, strict=True):
