@@ -37,6 +37,8 @@ def threshold_curve_figure(result: dict[str, Any]) -> Figure:
     for delta, values in (curves["box_acc_v2"] or {}).items():
         ax.plot(t, values, linestyle=":", label=f"BoxAccV2 (IoU {delta})")
     for name, base in result["baselines"].items():
+        if base["gt_known_loc"] is None:  # a baseline with no split to fit it on
+            continue
         ax.axhline(base["gt_known_loc"], color="grey", linestyle="--", linewidth=0.8)
         ax.text(t[0], base["gt_known_loc"], f" {name} box {base['box']}", fontsize=7, va="bottom")
     ax.axvline(metrics["cam_threshold"], color="black", linewidth=0.6)
