@@ -17,6 +17,9 @@ clovaai/wsolevaluation writes the same annotation as x1 = x + w, y1 = y + h and 
 with the +1 of inclusive boxes: their box is one pixel wider and taller than the annotation (ours
 plus one on x1 and y1; IoU between the two is w h / ((w + 1)(h + 1)), above 0.99 for boxes of 200
 px). The `wsol:` source reads their files as written, so numbers stay comparable with theirs.
+The official file has boxes that run past their image (in classes 1-50, 14 of 2,889: x + w > W or
+y + h > H, mostly by 1-2 px, once by 33 px): they are clipped to the image and counted, which gives
+wsolevaluation's own clipping (x1 = min(x + w, W - 1)) on that axis (`data.checks`).
 
 Splits: "train" (5,994 images), "test" (5,794), and for choosing CAM thresholds on images the model
 did not train on, "train_holdout" (the last `HOLDOUT_PER_CLASS` train images of each class by

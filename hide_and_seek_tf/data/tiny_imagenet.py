@@ -9,8 +9,9 @@ Layout (inside the zip, or under the folder)::
     tiny-imagenet-200/val/val_annotations.txt        <file>\\t<wnid>\\t<x0>\\t<y0>\\t<x1>\\t<y1>
     tiny-imagenet-200/val/images/val_<i>.JPEG
 
-Boxes are inclusive pixel corners (not x, y, w, h). Annotations are parsed once in Python (setup);
-image bytes are then read by tf.data (zip: one Python reader of stored members; folder:
+Boxes are inclusive pixel corners (not x, y, w, h). Annotations are parsed once in Python (setup),
+and every selected image's header is read and checked (`data.checks`: unreadable images, corrupt
+zip entries, boxes past the image); image bytes are then read by tf.data (zip: one Python reader of stored members; folder:
 `tf.io.read_file`) and decoded to 3 channels in a parallel map (about 2% of the JPEGs are
 grayscale).
 

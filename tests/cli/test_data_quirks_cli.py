@@ -109,6 +109,25 @@ def test_evaluate_stops_in_one_line_on_a_bad_image(tmp_path, capsys):
     assert data["skipped_images"] == 1 and data["num_images"] == 5
 
 
+def test_evaluate_strict_boxes_refuses_a_box_past_the_image(tmp_path, capsys):
+    files, _ = imagenet_files(xml=False)
+    lines = files["LOC_val_solution.csv"].decode().splitlines()
+    name, prediction = lines[1].split(",")
+    wnid, x0, y0, x1, y1, *rest = prediction.split()
+    lines[1] = f"{name},{wnid} {x0} {y0} {int(x1) + 2} {y1} " + " ".join(rest)
+    files["LOC_val_solution.csv"] = ("\n".join(lines) + "\n").encode()
+    root = write_files(files, tmp_path / "imagenet")
+    model = _classifier(tmp_path / "net.keras", 3)
+    argv = ["--model", str(model), "--data", f"imagenet:{root}", "--split", "val", "--no-progress"]
+    argv += ["--baseline-split", "val"]
+    assert evaluate_cli.main(argv + ["--out-dir", str(tmp_path / "a"), "--strict-boxes"]) == 2
+    line = _one_line_error(capsys.readouterr().err, "evaluate.py")
+    assert "LOC_val_solution.csv line 2 extends past" in line and not (tmp_path / "a").exists()
+    assert evaluate_cli.main(argv + ["--out-dir", str(tmp_path / "b")]) == 0
+    data = json.loads((tmp_path / "b" / "metrics.json").read_text())["data"]
+    assert data["clipped_boxes"] == 1 and data["strict_boxes"] is False
+
+
 def test_check_command_exit_status(tmp_path, capsys):
     spec, _, split, victim = write_form("cub", tmp_path / "bad", DAMAGES["not-an-image"])
     assert data_cli.main(["check", spec, "--split", split, "--no-progress"]) == 1

@@ -122,7 +122,7 @@ def test_the_pixel_limit_is_a_setting(tmp_path):
 
 
 # === Boxes past the image ===
-def test_cub_boxes_1_2_and_33_px_past_the_edge_are_clipped_as_wsolevaluation_does(tmp_path):
+def test_cub_boxes_1_2_and_33_px_past_the_edge_are_clipped_as_wsolevaluation_does(tmp_path, caplog):
     files, truth = cub_files()
     lines = files["bounding_boxes.txt"].decode().splitlines()
     past = {1: ("x", 1), 2: ("x", 2), 3: ("y", 33)}  # image id: (axis, pixels past the edge)
@@ -135,8 +135,11 @@ def test_cub_boxes_1_2_and_33_px_past_the_edge_are_clipped_as_wsolevaluation_doe
         truth[image_id]["wsol_box"] = (x, y, min(x + w, width - 1), min(y + h, height - 1))
     files["bounding_boxes.txt"] = ("\n".join(lines) + "\n").encode()
     path = write_cub(files, tmp_path, as_tgz=False)
-    ds, info = load_dataset(f"cub:{path}", "train")
+    with caplog.at_level("WARNING", logger="hide_and_seek_tf.data"):
+        ds, info = load_dataset(f"cub:{path}", "train")
     assert info.num_clipped_boxes == 3
+    (warning,) = [r.getMessage() for r in caplog.records]  # one line per load
+    assert "clipped 3 box(es)" in warning and "\n" not in warning
     elements = {e["id"].decode(): e for e in ds.as_numpy_iterator()}
     for image_id in past:
         (box,) = elements[truth[image_id]["path"]]["boxes"]
