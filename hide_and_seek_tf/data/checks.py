@@ -509,6 +509,10 @@ def check_images(
         kept.append(i)
         boxes_out.append(boxes)
         sizes.append((width, height))
+    if entries and not kept:
+        raise ValueError(
+            f"{source}: none of the {len(entries)} images can be read (e.g. {skipped[0]})."
+        )
     if num_clipped:
         logger.warning(
             "%s: clipped %d box(es) that extend past their image (e.g. %s); --strict-boxes "

@@ -117,8 +117,10 @@ def test_the_pixel_limit_is_a_setting(tmp_path):
     spec, data_dir, split, _ = write_form("csv", tmp_path)
     with pytest.raises(ValueError, match=r"above the limit of 100 "):
         load_dataset(spec, split, max_image_pixels=100)
-    _, info = load_dataset(spec, split, max_image_pixels=100, skip_bad_images=True)
-    assert info.num_skipped_images == info.scan.num_images  # every image is over 100 pixels
+    with pytest.raises(ValueError, match=r"none of the \d+ images can be read"):
+        load_dataset(spec, split, max_image_pixels=100, skip_bad_images=True)  # all over 100 px
+    _, info = load_dataset(spec, split, max_image_pixels=40 * 44, skip_bad_images=True)
+    assert 0 < info.num_skipped_images < info.scan.num_images
 
 
 # === Boxes past the image ===
