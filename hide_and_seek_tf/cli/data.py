@@ -10,7 +10,7 @@
 Prints per split: images, classes, boxes per image, box areas in the evaluation's size bins,
 clipped boxes, grayscale / CMYK / PNG counts, unreadable files and the largest image. Exits 1 when
 a split cannot be loaded or holds an unreadable image. The work is done by
-`hide_and_seek_tf.data.check.run_check`.
+`hide_and_seek_tf.data.dataset_check.run_check`.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = args.classes.strip()
         classes = int(text) if text.isdigit() else [c for c in text.split(",") if c]
     import_tensorflow()
-    from hide_and_seek_tf.data.check import run_check
+    from hide_and_seek_tf.data.dataset_check import run_check
 
     return run_check(
         spec,
