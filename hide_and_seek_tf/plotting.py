@@ -38,6 +38,8 @@ def threshold_curve_figure(result: dict[str, Any]) -> Figure:
     for delta, values in (curves["box_acc_v2"] or {}).items():
         ax.plot(t, values, linestyle=":", label=f"BoxAccV2 (IoU {delta})")
     for name, base in result["baselines"].items():
+        if base["gt_known_loc"] is None:  # a baseline with no split to fit it on
+            continue
         ax.axhline(base["gt_known_loc"], color="grey", linestyle="--", linewidth=0.8)
         ax.text(t[0], base["gt_known_loc"], f" {name} box {base['box']}", fontsize=7, va="bottom")
     ax.axvline(metrics["cam_threshold"], color="black", linewidth=0.6)
@@ -158,9 +160,13 @@ def gt_known_curves_figure(evaluations: Mapping[str, Mapping[str, Any]]) -> Figu
     ax.axhline(
         baselines["whole_image"]["gt_known_loc"], color="grey", ls=":", label="whole-image box"
     )
-    ax.axhline(
-        baselines["train_box"]["gt_known_loc"], color="black", ls="--", label="fixed box (train)"
-    )
+    if baselines["train_box"]["gt_known_loc"] is not None:  # None: no split to fit it on
+        ax.axhline(
+            baselines["train_box"]["gt_known_loc"],
+            color="black",
+            ls="--",
+            label="fixed box (train)",
+        )
     ax.set_xlabel("CAM threshold (fraction of max)")
     ax.set_ylabel("GT-known Loc (%), IoU >= 0.5")
     ax.legend(fontsize=8)

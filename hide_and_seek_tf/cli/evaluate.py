@@ -107,6 +107,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="none",
         help="keras.applications input convention applied to raw pixels before the model",
     )
+    parser.add_argument(
+        "--strict-boxes",
+        action="store_true",
+        default=None,
+        help="refuse a box that extends past its image instead of clipping it (default: the "
+        "run's setting)",
+    )
+    parser.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        default=None,
+        help="leave unreadable images out (counted in metrics.json) instead of stopping "
+        "(default: the run's setting)",
+    )
+    parser.add_argument(
+        "--baseline-split",
+        help="split the fixed-box baseline is fitted on when the training split's boxes are not "
+        "on disk (default: none, the baseline is then reported as unavailable)",
+    )
     parser.add_argument("--cam-layer", help="layer whose output the CAM weighs (default: found)")
     parser.add_argument("--classifier-layer", help="the classifier Dense (default: found)")
     parser.add_argument(
@@ -182,6 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             save_cams=args.save_cams,
             cams=args.cams,
             data_dir=args.data_dir,
+            strict_boxes=args.strict_boxes,
+            skip_bad_images=args.skip_bad_images,
+            baseline_split=args.baseline_split,
         )
     except (FileNotFoundError, ValueError, ImportError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)

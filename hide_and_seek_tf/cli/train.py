@@ -115,6 +115,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--image-size",
         help=f"S or HxW the model trains on (default: the data's own; synthetic {DEMO_IMAGE_SIZE})",
     )
+    data.add_argument(
+        "--strict-boxes",
+        action="store_true",
+        default=None,
+        help="refuse a box that extends past its image instead of clipping it (clipped boxes are "
+        "counted in config.json)",
+    )
+    data.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        default=None,
+        help="leave unreadable images (truncated, empty, not an image, over the pixel limit) out, "
+        "counted in config.json, instead of stopping",
+    )
     model = p.add_argument_group("model and Hide-and-Seek")
     model.add_argument("--model", help="build_model name (default small_gap)")
     model.add_argument(
@@ -237,7 +251,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         "data_dir", "max_per_class", "train_split", "num_images", "model", "weights", "pooling", "hide_prob", "augment", "epochs",
         "batch_size", "schedule", "lr", "weight_decay", "seed", "steps_per_epoch", "validation",
         "run_dir", "resume", "backup_every", "strategy", "mixed_precision", "jit_compile",
-        "hide_in",
+        "hide_in", "strict_boxes", "skip_bad_images",
     ):  # fmt: skip
         value = getattr(args, name)
         if value is not None:

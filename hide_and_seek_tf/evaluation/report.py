@@ -73,11 +73,16 @@ def format_report(result: dict[str, Any], out_dir: str | os.PathLike | None = No
             f"    (max over tau on {choice['reported_on']} itself, an upper bound: MaxBoxAcc "
             f"{bound['max_box_acc']:.2f}, MaxBoxAccV2 {_num(bound['max_box_acc_v2'], 2)})"
         )
+    fixed = base["train_box"]
+    fixed_text = (
+        f"fixed box {fixed['box']} {fixed['gt_known_loc']:.2f} (Top-1 Loc with the model's "
+        f"classes {_num(fixed['top1_loc_with_model_classes'], 2)}), {fixed.get('fitted_on', '')}"
+        if fixed["box"] is not None
+        else f"fixed box {fixed.get('fitted_on', 'unavailable')}"
+    )
     lines += [
         f"  baselines, GT-known Loc      : whole image {base['whole_image']['gt_known_loc']:.2f}, "
-        f"train box {base['train_box']['box']} {base['train_box']['gt_known_loc']:.2f} "
-        f"(Top-1 Loc with the model's classes "
-        f"{_num(base['train_box']['top1_loc_with_model_classes'], 2)})",
+        + fixed_text,
         f"  CAM inside / outside the GT boxes: {_num(result['cam_contrast']['mean_inside'], 3)} / "
         f"{_num(result['cam_contrast']['mean_outside'], 3)}; boxes at {m['cam_threshold']:g} that "
         f"are the whole image: {result['cam_contrast']['whole_image_boxes']:.1f}%",

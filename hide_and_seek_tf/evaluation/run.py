@@ -44,6 +44,7 @@ import numpy as np
 from hide_and_seek_tf import plotting
 from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
 from hide_and_seek_tf.classifier import check_preprocessing, find_cam_head
+from hide_and_seek_tf.data.checks import data_checks_record
 from hide_and_seek_tf.evaluation import wsolevaluation as wsol
 from hide_and_seek_tf.evaluation.baselines import fit_fixed_box, fixed_box_scores, whole_image_box
 from hide_and_seek_tf.evaluation.breakdown import (
@@ -161,6 +162,8 @@ def _load_data(
         num_images=num_images,
         image_size=image_size,
         seed=int(config.get("seed", 0)),
+        strict_boxes=bool(config.get("strict_boxes")),
+        skip_bad_images=bool(config.get("skip_bad_images")),
     )
     missing = getattr(info, "num_without_boxes", 0)
     if require_boxes and missing:
@@ -196,6 +199,28 @@ def _check_match(model: keras.Model, config: dict[str, Any], info: Any, run_dir:
             f"config.json in {run_dir} says image_size={list(size)} but model.keras takes "
             f"{list(model.input_shape[1:3])}: the run directory is inconsistent."
         )
+
+
+def fixed_box_split(
+    config: dict[str, Any], data: str | None, named: str | None
+) -> tuple[str | None, str]:
+    """Which split the fixed-box baseline is fitted on, and why: the training split when it can be
+    read, else `named` (`--baseline-split`), else none (the baseline is reported unavailable).
+    ImageNet users scoring a pretrained classifier often have only val on disk (train is 138 GB).
+
+    Returns:
+        (split or None, a sentence for the report).
+    """
+    train = _train_split(config)
+    try:  # one image: the listing and the annotations are read, not the whole split's headers
+        _load_data({**config, "skip_bad_images": True}, data, train, 1, None, require_boxes=False)
+    except (FileNotFoundError, ValueError) as err:
+        unavailable = f"the training split {train!r} cannot be read ({err})"
+    else:
+        return train, f"fitted on the training split {train!r}"
+    if named:
+        return named, f"fitted on {named!r} (--baseline-split): {unavailable}"
+    return None, f"unavailable: {unavailable}; name a split to fit it on with --baseline-split"
 
 
 def _fit_train_box(
@@ -357,6 +382,9 @@ def evaluate_run(
     cams: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
     fixed_box: tuple[Sequence[int], int] | None = None,
+    strict_boxes: bool | None = None,
+    skip_bad_images: bool | None = None,
+    baseline_split: str | None = None,
 ) -> dict[str, Any]:
     """Evaluates the model of a training run on a split and writes `RUN/eval/`.
 
@@ -409,6 +437,10 @@ def evaluate_run(
         fixed_box: (box, number of images it was fitted on), the fixed-box baseline fitted
             already (e.g. `result["baselines"]["train_box"]` of another run on the same data and
             protocol); None: fitted here on `baseline_images` training boxes.
+        strict_boxes, skip_bad_images: the data checks' settings (`data.checks`); None: the
+            run's (config.json), else off.
+        baseline_split: the split the fixed-box baseline is fitted on when the training split
+            cannot be read (`fixed_box_split`); None: the baseline is then reported unavailable.
 
     Returns:
         The content of `metrics.json` (see docs/architecture.md for its keys).
@@ -426,6 +458,8 @@ def evaluate_run(
         wsol.import_cv2()  # one line when OpenCV is missing, before any work
     heads = dict(cam_layer=cam_layer, classifier_layer=classifier_layer)
     source = _open_source(run_dir, cams, data, data_dir, split, protocol, load_run, heads)
+    checks = {"strict_boxes": strict_boxes, "skip_bad_images": skip_bad_images}
+    source.config = {**source.config, **{k: v for k, v in checks.items() if v is not None}}
     if fractions is not None and source.mean is None:
         raise ValueError(
             "`occlusion` fills the hidden cells with the run's dataset mean, and this model "
@@ -455,16 +489,29 @@ def evaluate_run(
     )
     report, info = splits.score(split, grid, fixed, num_plot, progress, score_options)
     choice = _choose_thresholds(report, split, chosen, choose_on)
+    fit_split, fit_note = None, "given by the caller (`fixed_box`)"
     if fixed_box is None:
-        fixed_box = _fit_train_box(
-            source.config, data, source.image_size, baseline_images, protocol, splits.load_size
-        )
-    table = per_image_table(report, choice["tau"], choice["tau_v2"], fixed_box[0])
+        fit_split, fit_note = fixed_box_split(source.config, data, baseline_split)
+        fixed_box = (None, 0)
+        if fit_split is not None:
+            fixed_box = _fit_train_box(
+                {**source.config, "train_split": fit_split},
+                data,
+                source.image_size,
+                baseline_images,
+                protocol,
+                splits.load_size,
+            )
+    # Without a fixed box the whole image stands in, and its columns are emptied below.
+    stand_in = whole_image_box(report.image_size) if fixed_box[0] is None else fixed_box[0]
+    table = per_image_table(report, choice["tau"], choice["tau_v2"], stand_in)
+    if fixed_box[0] is None:
+        table["fixed_box_iou"] = np.full_like(table["fixed_box_iou"], np.nan, dtype=np.float64)
     result = {
         "schema_version": SCHEMA_VERSION,
         "metrics": report.metrics,
         "threshold_choice": choice,
-        **_table_summaries(table, report, fixed_box),
+        **_table_summaries(table, report, fixed_box, fit_split, fit_note),
         "occlusion": None,
         "data": {
             "spec": data or source.config["data"],
@@ -472,6 +519,8 @@ def evaluate_run(
             "num_images": report.metrics["num_images"],
             "num_classes": info.num_classes,
             "image_size": list(source.image_size),
+            "strict_boxes": bool(source.config.get("strict_boxes")),
+            **data_checks_record(info),
         },
         "model": _model_block(source, info, preprocessing, cams),
         "protocol": {
@@ -629,21 +678,38 @@ def _choose_thresholds(
 
 
 def _table_summaries(
-    table: dict[str, np.ndarray], report: SplitScores, fixed_box: tuple[Any, int]
+    table: dict[str, np.ndarray],
+    report: SplitScores,
+    fixed_box: tuple[Any, int],
+    fit_split: str | None,
+    fit_note: str,
 ) -> dict[str, Any]:
     """`baselines`, `size_breakdown` and `cam_contrast`, all from the per-image rows."""
     overall = localization_summary(table)
     whole_box = whole_image_box(report.image_size)  # the maps' size (224 for wsolevaluation)
+    available = fixed_box[0] is not None
     baselines = {
         "whole_image": fixed_box_scores(whole_box, table["whole_image_iou"]),
-        "train_box": fixed_box_scores(fixed_box[0], table["fixed_box_iou"]),
+        "train_box": (
+            fixed_box_scores(fixed_box[0], table["fixed_box_iou"])
+            if available
+            else {"box": None, "gt_known_loc": None}
+        ),
     }
     baselines["train_box"]["fitted_on_train_images"] = fixed_box[1]
-    baselines["train_box"]["top1_loc_with_model_classes"] = overall["fixed_box_top1_loc"]
+    baselines["train_box"]["fitted_on_split"] = fit_split
+    baselines["train_box"]["fitted_on"] = fit_note
+    baselines["train_box"]["top1_loc_with_model_classes"] = (
+        overall["fixed_box_top1_loc"] if available else None
+    )
+    breakdown = size_breakdown(table)
+    if not available:  # an unavailable fixed box has no numbers (not zeros)
+        for row in breakdown["bins"]:
+            row["fixed_box_gt_known_loc"] = row["fixed_box_top1_loc"] = None
     whole = np.all(table_boxes(table, "box") == whole_box, axis=1)
     return {
         "baselines": baselines,
-        "size_breakdown": size_breakdown(table),
+        "size_breakdown": breakdown,
         "cam_contrast": {
             "cam_threshold": report.metrics["cam_threshold"],
             "mean_inside": overall["cam_inside"],

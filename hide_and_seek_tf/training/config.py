@@ -132,6 +132,10 @@ class TrainConfig:
             `BACKUP_SECONDS` of training, or 4 times per epoch under "multi-worker", whose workers
             must agree on when); it is also saved at every epoch end.
         validation: evaluate on the validation split after every epoch.
+        strict_boxes: refuse a box that extends past its image instead of clipping it (file
+            sources; see `hide_and_seek_tf.data.checks`).
+        skip_bad_images: leave unreadable images out (counted in config.json's "dataset")
+            instead of refusing them.
     """
 
     data: str = "synthetic"
@@ -162,6 +166,8 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     backup_every: int | None = None
     validation: bool = True
+    strict_boxes: bool = False
+    skip_bad_images: bool = False
 
     def __post_init__(self) -> None:
         # Normalise JSON-ish input (lists, int sizes) so equal settings compare equal.
@@ -287,7 +293,7 @@ class TrainConfig:
             raise ValueError(
                 f"`augment` must be one of {list(AUGMENTS)}. Received: augment={self.augment!r}"
             )
-        for name in ("jit_compile", "resume", "validation"):
+        for name in ("jit_compile", "resume", "validation", "strict_boxes", "skip_bad_images"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")

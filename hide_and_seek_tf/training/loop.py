@@ -20,6 +20,7 @@ import hide_and_seek_tf
 from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf._io import save_model_atomic, write_json_atomic, write_text_atomic
 from hide_and_seek_tf.data import load_dataset, make_pipeline
+from hide_and_seek_tf.data.checks import data_checks_record
 from hide_and_seek_tf.layers.hide_and_seek import HideAndSeek
 from hide_and_seek_tf.models import build_model
 from hide_and_seek_tf.training.callbacks import (
@@ -151,6 +152,8 @@ def _load(config: TrainConfig, split: str, num_images: int | None):
         num_images=num_images,
         image_size=config.image_size,
         seed=config.seed,
+        strict_boxes=config.strict_boxes,
+        skip_bad_images=config.skip_bad_images,
     )
 
 
@@ -284,6 +287,7 @@ def _run_record(config: TrainConfig, info: Any, strategy: tf.distribute.Strategy
             "num_train_examples": info.num_examples,
             "native_image_size": list(info.image_size) if info.image_size else None,
             "wnids": list(getattr(info, "wnids", None) or []) or None,
+            **data_checks_record(info),
         },
         "num_replicas": int(strategy.num_replicas_in_sync),
         "total_steps": int(config.epochs * config.steps_per_epoch),
@@ -375,6 +379,10 @@ def _resolve_with_data(config: TrainConfig) -> tuple[TrainConfig, tf.data.Datase
     if config.data_kind == "synthetic":
         config = config.resolve()  # the demo's image size and image count
     train_ds, info = _load(config, config.train_split, config.num_images)
+    val_split = config.data_spec.validation_split
+    if config.validation and val_split is not None:
+        # Its images are checked now (headers, boxes), before anything is written.
+        _load(config, val_split, _val_images(config))
     num_train = info.num_examples if info.num_examples is not None else _count(train_ds)
     return (
         config.resolve(image_size=info.image_size, num_train=num_train),
