@@ -44,7 +44,7 @@ import keras
 import numpy as np
 
 from hide_and_seek_tf import plotting, protocol
-from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
+from hide_and_seek_tf._io import replaced_dir, write_json_atomic, write_text_atomic
 from hide_and_seek_tf.classifier import check_preprocessing, find_cam_head
 from hide_and_seek_tf.metrics import IOU_THRESHOLDS, choose_fixed_box
 from hide_and_seek_tf.training.run_dir import EVAL_DIR
@@ -374,6 +374,12 @@ def evaluate_run(
     else:
         fixed = paper_t
     grid = _grid(thresholds, sweep, choose_on is not None, paper_t)
+    for name, values in (("thresholds", grid), ("fixed_threshold", (fixed,))):
+        if not all(0.0 <= t <= 1.0 for t in values):
+            raise ValueError(
+                f"`{name}` must be fractions of the CAM's max, in [0, 1]. "
+                f"Received: {name}={thresholds if name == 'thresholds' else fixed!r}"
+            )
     if not any(math.isclose(t, fixed, abs_tol=1e-6) for t in grid):
         grid = tuple(sorted(grid + (fixed,)))
     held_out = choose_on is not None and choose_on != split
@@ -414,6 +420,8 @@ def evaluate_run(
                 **heads,
             )
         except ValueError as err:
+            if "has no images" not in str(err):  # any other reason is reported as it is
+                raise
             raise ValueError(
                 f"The {name!r} split of {data or config['data']!r} has no images."
             ) from err
@@ -501,16 +509,16 @@ def evaluate_run(
             "batch_size": batch_size,
             "fill": [float(v) for v in mean],
         }
-    out = Path(out_dir) if out_dir is not None else run_dir / EVAL_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / PER_IMAGE_FILE, protocol.per_image_csv(table))
-    write_text_atomic(out / "thresholds.csv", _curves_csv(metrics))
-    plotting.save_figure(out / "threshold_curve.png", plotting.threshold_curve_figure(result))
-    plotting.save_figure(
-        out / "cams.png", plotting.cam_grid_figure(report.shown, info.class_names, fixed)
-    )
-    plotting.save_figure(out / "cam_contrast.png", plotting.cam_contrast_figure(table, result))
-    write_json_atomic(out / METRICS_FILE, result)  # last: its presence means a finished evaluation
+    # The folder is replaced as a whole: an interrupted evaluation leaves the previous one.
+    with replaced_dir(Path(out_dir) if out_dir is not None else run_dir / EVAL_DIR) as out:
+        write_text_atomic(out / PER_IMAGE_FILE, protocol.per_image_csv(table))
+        write_text_atomic(out / "thresholds.csv", _curves_csv(metrics))
+        plotting.save_figure(out / "threshold_curve.png", plotting.threshold_curve_figure(result))
+        plotting.save_figure(
+            out / "cams.png", plotting.cam_grid_figure(report.shown, info.class_names, fixed)
+        )
+        plotting.save_figure(out / "cam_contrast.png", plotting.cam_contrast_figure(table, result))
+        write_json_atomic(out / METRICS_FILE, result)  # last: its presence means a finished one
     return result
 
 

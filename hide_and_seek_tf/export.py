@@ -43,6 +43,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hide_and_seek_tf._io import locked_dir, make_dir_mode_normal
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
 from hide_and_seek_tf.classifier import check_preprocessing, find_cam_head, preprocess
@@ -366,18 +367,28 @@ def export_serving(
         cam_layer=cam_layer,
         classifier_layer=classifier_layer,
     )
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if version is None:
-        version = _next_version(out)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 0
+    ):
         raise ValueError(f"`version` must be a non-negative int. Received: version={version!r}")
-    target = out / str(version)
-    if target.exists():
-        raise FileExistsError(
-            f"Version directory {target} exists already; choose another --version."
-        )
+    # One export at a time per base path: the version number and the leftovers are ours to handle.
+    with locked_dir(out, "export", what="Model base path") as out:
+        for leftover in out.glob(".tmp-*"):  # a killed export's staging folder
+            shutil.rmtree(leftover, ignore_errors=True)
+        if version is None:
+            version = _next_version(out)
+        target = out / str(version)
+        if target.exists():
+            raise FileExistsError(
+                f"Version directory {target} exists already; choose another --version."
+            )
+        _write_version(server, target, warmup)
+    return target
 
+
+def _write_version(server: CamServer, target: Path, warmup: bool) -> None:
+    """Writes the SavedModel into a staging folder beside `target`, then renames it into place."""
+    model = server.model
     height, width = server.size
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -396,8 +407,9 @@ def export_serving(
         server.predict_pixels,
         input_signature=[tf.TensorSpec([None, height, width, 3], tf.uint8, name="images")],
     )
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=out))
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
     try:
+        make_dir_mode_normal(staging)  # readable by a server running as another user
         archive.write_out(str(staging), verbose=False)
         if warmup:
             write_warmup_requests(staging, server.batch_sizes, server.size)
@@ -405,7 +417,6 @@ def export_serving(
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    return target
 
 
 def export_run(
@@ -424,16 +435,26 @@ def export_run(
     `kwargs`: the keyword arguments of `export_serving` (max_batch_size, warmup, ...).
     """
     from hide_and_seek_tf.evaluation import DEFAULT_THRESHOLD, PAPER_THRESHOLDS
-    from hide_and_seek_tf.training.run_dir import SERVING_DIR, load_run
+    from hide_and_seek_tf.temporal.run import is_temporal_run
+    from hide_and_seek_tf.training.run_dir import SERVING_DIR, load_run, locked_run
 
-    model, config, _ = load_run(run_dir)
-    if threshold is None:
-        threshold = PAPER_THRESHOLDS.get(config.get("model"), DEFAULT_THRESHOLD)
-    class_names = config.get("class_names") or [str(i) for i in range(model.output_shape[-1])]
-    out = Path(run_dir) / SERVING_DIR if out is None else Path(out)
-    return export_serving(
-        model, class_names, out, version, threshold, top_k, cam_size, jit_compile, **kwargs
-    )
+    if not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"Run directory not found: {run_dir}")
+    if is_temporal_run(run_dir):
+        raise ValueError(
+            f"{run_dir} is a temporal run (train.py --task temporal): its model scores feature "
+            "sequences, not images, and has no image serving signature to export. Received: "
+            f"run_dir={str(run_dir)!r}"
+        )
+    with locked_run(run_dir, "export"):
+        model, config, _ = load_run(run_dir)
+        if threshold is None:
+            threshold = PAPER_THRESHOLDS.get(config.get("model"), DEFAULT_THRESHOLD)
+        class_names = config.get("class_names") or [str(i) for i in range(model.output_shape[-1])]
+        out = Path(run_dir) / SERVING_DIR if out is None else Path(out)
+        return export_serving(
+            model, class_names, out, version, threshold, top_k, cam_size, jit_compile, **kwargs
+        )
 
 
 def export_model(

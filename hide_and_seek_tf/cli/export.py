@@ -75,7 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.class_names and not args.model:
         parser.error("--class-names goes with --model (a run directory has its own)")
+    if args.run_dir and args.preprocessing != "none":
+        parser.error(
+            "--preprocessing goes with --model: a run's model normalizes inside itself, so it "
+            f"would be normalized twice. Received: --preprocessing {args.preprocessing}"
+        )
     import_tensorflow()
+    from hide_and_seek_tf._io import DirectoryInUseError
     from hide_and_seek_tf.export import export_model, export_run
     from hide_and_seek_tf.training.run_dir import SERVING_DIR
 
@@ -93,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             path = export_model(args.model, args.class_names, out, *common, **options)
         else:
             path = export_run(args.run_dir, args.out, *common, **options)
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
+    except (FileNotFoundError, FileExistsError, ValueError, DirectoryInUseError) as error:
         print(f"export.py: error: {error}", file=sys.stderr)
         return 2
     print(f"Exported SavedModel to {path}")
