@@ -105,7 +105,8 @@ def locked_dir(path: str | os.PathLike, holder: str, what: str = "Directory") ->
     """Holds an exclusive OS lock on `path/.lock` for the block (creating `path` if needed).
 
     The lock is `flock`'s: the kernel releases it when the process dies, however it dies, so a
-    killed run never stays locked. A second holder, in this process or another, is refused at once.
+    killed run never stays locked (its `.lock` file may stay, unlocked). A second holder, in this
+    process or another, is refused at once. The file is removed when the block ends.
 
     Args:
         path: the directory to lock.
@@ -121,23 +122,31 @@ def locked_dir(path: str | os.PathLike, holder: str, what: str = "Directory") ->
     if fcntl is None:
         yield path
         return
-    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
+    lock = path / LOCK_FILE
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             held_by = os.pread(fd, 256, 0).decode(errors="replace").strip() or "pid unknown"
+            os.close(fd)
             raise DirectoryInUseError(
                 f"{what} {path} is in use by another process ({held_by}); wait for it to finish "
                 "or stop it. Nothing was changed."
             ) from None
+        try:
+            current = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)  # its holder removed that file after we opened it: lock the new one
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, {holder}\n".encode(), 0)
-        try:
-            yield path
-        finally:
-            os.ftruncate(fd, 0)  # still held: no other holder's pid is erased
+        yield path
     finally:
+        lock.unlink(missing_ok=True)  # while still held, so no one else's file is removed
         os.close(fd)  # releases the lock
 
 

@@ -367,3 +367,46 @@ def test_model_with_its_own_preprocessing_layers_keeps_them(tmp_path):
     np.testing.assert_allclose(out["scores"], np.sort(probs, -1)[:, ::-1], atol=1e-5)
     _, cams = class_activation_maps(model, pixels, top_k=1)
     np.testing.assert_array_equal(out["boxes"], cams_to_boxes(cams[:, 0], (0.2,))[:, 0])
+
+
+def test_versions_are_readable_by_other_users_and_no_staging_folder_survives(model, tmp_path):
+    previous = os.umask(0o022)  # the usual umask: a plain mkdir gives 0755, a file 0644
+    try:
+        out = tmp_path / "serving"
+        out.mkdir()
+        killed = out / ".tmp-1-abc123"  # the staging folder of a killed export
+        (killed / "variables").mkdir(parents=True)
+        path = export_serving(model, CLASS_NAMES, out, top_k=3)
+    finally:
+        os.umask(previous)
+    assert not killed.exists() and not list(out.glob(".tmp-*"))
+    modes = {}
+    for folder, dirs, files in os.walk(path):
+        modes[folder] = os.stat(folder).st_mode & 0o777
+        for name in files:
+            modes[os.path.join(folder, name)] = os.stat(os.path.join(folder, name)).st_mode & 0o777
+    assert modes[str(path)] == 0o755
+    assert all(mode == (0o755 if os.path.isdir(p) else 0o644) for p, mode in modes.items()), modes
+
+
+def test_export_cli_user_errors_are_one_line(tmp_path, capsys):
+    from hide_and_seek_tf.temporal import TemporalConfig, train_temporal
+
+    # A temporal run has no image signature to export.
+    run = tmp_path / "temporal"
+    train_temporal(
+        TemporalConfig(
+            run_dir=str(run), epochs=1, num_videos=12, batch_size=12, num_steps=60, filters=8
+        ),
+        verbose=0,
+    )
+    capsys.readouterr()
+    assert export_cli.main(["--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "temporal" in err and str(run) in err and err.count("\n") == 1, err
+    assert not (run / "serving").exists()
+    # A run's model normalizes itself: another convention in front would normalize twice.
+    with pytest.raises(SystemExit):
+        export_cli.main(["--run-dir", str(run), "--preprocessing", "caffe"])
+    err = capsys.readouterr().err
+    assert "--preprocessing" in err and "caffe" in err and "Traceback" not in err
