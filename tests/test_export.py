@@ -381,7 +381,7 @@ def test_versions_are_readable_by_other_users_and_no_staging_folder_survives(mod
         os.umask(previous)
     assert not killed.exists() and not list(out.glob(".tmp-*"))
     modes = {}
-    for folder, dirs, files in os.walk(path):
+    for folder, _dirs, files in os.walk(path):
         modes[folder] = os.stat(folder).st_mode & 0o777
         for name in files:
             modes[os.path.join(folder, name)] = os.stat(os.path.join(folder, name)).st_mode & 0o777
