@@ -1,14 +1,18 @@
 """Serving export: a SavedModel that needs only TensorFlow and gives the Keras model's answers."""
 
 import base64
+import io
 import json
 import os
+import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 
 import keras
 import numpy as np
+import PIL.Image
 import pytest
 import tensorflow as tf
 
@@ -16,7 +20,7 @@ from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
 from hide_and_seek_tf.classifier import preprocess
 from hide_and_seek_tf.cli import export as export_cli
-from hide_and_seek_tf.export import WARMUP_FILE, batch_buckets, export_serving
+from hide_and_seek_tf.export import WARMUP_FILE, CamServer, batch_buckets, export_serving
 from hide_and_seek_tf.models import build_model
 
 SIZE = 32
@@ -410,3 +414,53 @@ def test_export_cli_user_errors_are_one_line(tmp_path, capsys):
         export_cli.main(["--run-dir", str(run), "--preprocessing", "caffe"])
     err = capsys.readouterr().err
     assert "--preprocessing" in err and "caffe" in err and "Traceback" not in err
+
+
+def _png_declaring(width, height):
+    """A PNG whose header declares width x height, with a few bytes of (invalid) image data:
+    decoding it would fail with the decoder's own error, so a refusal that names the size was
+    decided from the header alone."""
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"\x78\x9c" + b"\0" * 64)
+        + chunk(b"IEND", b"")
+    )  # fmt: skip
+
+
+def test_undecodable_and_oversized_images_fail_the_request_naming_their_index(exported):
+    _, path = exported
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    image = _pixels(1)[0]
+    good, jpeg = _png(image), tf.io.encode_jpeg(image).numpy()
+    bmp = io.BytesIO()
+    PIL.Image.fromarray(image).convert("1").save(bmp, "BMP")  # 1 bit per pixel: not decodable
+    for batch, index, reason in (
+        ([good, jpeg[: len(jpeg) // 2]], 1, "truncated"),
+        ([jpeg, good, _png(image)[:-20]], 2, "truncated"),
+        ([good, good, bmp.getvalue()], 2, "unsupported"),
+        ([b"GIF89a" + b"\0" * 10], 0, "truncated"),
+        ([good, _png_declaring(20_000, 20_000)], 1, "larger than max_image_pixels=64000000"),
+    ):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=rf"{reason}(.|\n)*\[{index}\]"):
+            serve(images=tf.constant(batch))
+    assert serve(images=tf.constant([good, jpeg]))["classes"].shape == (2, 3)
+
+
+def test_the_pixel_limit_is_fixed_at_export(model):
+    image = _png(_pixels(1)[0])  # 32 x 32 = 1024 pixels
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"max_image_pixels=1023(.|\n)*\[0\]"):
+        tf.function(CamServer(model, CLASS_NAMES, max_image_pixels=1023).decode)(
+            tf.constant([image])
+        )
+    _, shape = tf.function(CamServer(model, CLASS_NAMES, max_image_pixels=1024).decode)(
+        tf.constant([image])
+    )
+    assert shape.numpy().tolist() == [[SIZE, SIZE]]
+    with pytest.raises(ValueError, match="max_image_pixels"):
+        CamServer(model, CLASS_NAMES, max_image_pixels=0)

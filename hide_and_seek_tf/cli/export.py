@@ -57,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
         help="batches are padded to a power of two up to this; larger ones run in chunks",
     )
     parser.add_argument(
+        "--max-image-pixels",
+        type=int,
+        default=None,
+        help="serving_default refuses, before decoding, an image whose header declares more "
+        "pixels (height x width) than this (default 64000000: 48-61 MP camera photos pass, "
+        "decompression bombs do not); it bounds the memory an image takes",
+    )
+    parser.add_argument(
         "--no-warmup", action="store_true", help="do not write the TF Serving warm-up requests"
     )
     parser.add_argument(
@@ -92,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         cam_layer=args.cam_layer,
         classifier_layer=args.classifier_layer,
     )
+    if args.max_image_pixels is not None:
+        options["max_image_pixels"] = args.max_image_pixels
     common = (args.version, args.threshold, args.top_k, args.cam_size, not args.no_xla)
     try:
         if args.model:
