@@ -6,7 +6,11 @@ traced into the graph (no `tf.py_function`, no project import). Hide-and-Seek is
 Signatures:
     serving_default(images: string [None]): JPEG/PNG (also GIF/BMP) bytes, any size. Each image is decoded to RGB,
         resized to the model's input exactly as the data pipeline resizes (bilinear, antialiased, rounded to
-        uint8), and boxes are mapped back to the ORIGINAL image's inclusive pixel coordinates.
+        uint8), and boxes are mapped back to the ORIGINAL image's inclusive pixel coordinates. Before anything
+        is decoded, every image's header is read in the graph (`image_headers`): a request holding an image
+        that is not one, is truncated, is of a variant the decoders refuse, or declares more than
+        `max_image_pixels` pixels (a decompression bomb) fails with an InvalidArgument error naming the
+        batch indices.
     predict_pixels(images: float32 [None, H, W, 3]): raw pixels (0..255) at the model's size.
     predict_pixels_uint8(images: uint8 [None, H, W, 3]): the same for uint8 pixels.
 
@@ -71,7 +75,7 @@ _MAX_JPEG_SEGMENTS = 4096  # before the first scan; real files have a few dozen 
 
 
 def _bytes_at(data: tf.Tensor, index: tf.Tensor, count: int, big_endian: bool) -> tf.Tensor:
-    """The unsigned integer in `count` bytes of `data` (int32 bytes) at `index` (-1 past the end)."""
+    """The unsigned integer in `count` bytes of `data` (uint8) at `index` (-1 past the end)."""
     n = tf.size(data)
     value = tf.constant(0, tf.int64)
     for k in range(count):
@@ -88,50 +92,54 @@ def _jpeg_header(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     end of the image; one before the scan may be an embedded thumbnail's)."""
 
     def step(pos, segments, problem, sof, height, width, scan):
-        marker = _bytes_at(data, pos + 1, 1, True)
-        length = _bytes_at(data, pos + 2, 2, True)
-        lead = _bytes_at(data, pos, 1, True)
-        is_sof = (
-            (marker >= 0xC0)
-            & (marker <= 0xCF)
-            & ~tf.reduce_any(tf.equal(marker, [0xC4, 0xC8, 0xCC]))
+        positions = pos + tf.range(9)
+        window = tf.gather(data, tf.clip_by_value(positions, 0, tf.size(data) - 1))
+        window = tf.where(positions < tf.size(data), tf.cast(window, tf.int32), -1)
+        lead, marker, *rest = tf.unstack(window, num=9)  # -1: past the end
+
+        def big_endian(high, low):
+            return tf.where(low < 0, -1, high * 256 + low)
+
+        length = big_endian(rest[0], rest[1])
+        precision, frame_height, frame_width = (
+            rest[2],
+            big_endian(*rest[3:5]),
+            big_endian(*rest[5:7]),
+        )
+        is_sof = (marker >= 0xC0) & (marker <= 0xCF)
+        is_sof &= (
+            tf.not_equal(marker, 0xC4) & tf.not_equal(marker, 0xC8) & tf.not_equal(marker, 0xCC)
         )
         standalone = tf.equal(marker, 0x01) | ((marker >= 0xD0) & (marker <= 0xD7))
         fill = tf.equal(marker, 0xFF)
+        segment = ~fill & ~standalone
         is_scan = tf.equal(marker, _SOS)
-        frame = [_bytes_at(data, pos + k, 2, True) for k in (5, 7)]  # height, width
-        precision = _bytes_at(data, pos + 4, 1, True)
-        supported = tf.reduce_any(tf.equal(marker, _SOF_DECODED)) & tf.equal(precision, 8)
-        past_end = (lead < 0) | (marker < 0) | ((~fill & ~standalone) & (length < 0))
+        supported = tf.equal(precision, 8) & (marker <= _SOF_DECODED[-1])
+        past_end = (marker < 0) | (segment & (length < 0)) | (is_sof & (frame_width < 0))
         corrupt = tf.not_equal(lead, 0xFF) | tf.equal(marker, _EOI) | (is_scan & (sof < 0))
-        corrupt |= ~fill & ~standalone & (length < 2)
-        problem = tf.case(
-            [
-                (past_end, lambda: tf.constant(_TRUNCATED)),
-                (corrupt, lambda: tf.constant(_NOT_AN_IMAGE)),
-                (is_sof & (frame[1] < 0), lambda: tf.constant(_TRUNCATED)),
-                (is_sof & ~supported, lambda: tf.constant(_UNSUPPORTED)),
-            ],
-            default=lambda: problem,
+        corrupt |= segment & (length < 2)
+        problem = tf.where(
+            past_end,
+            _TRUNCATED,
+            tf.where(corrupt, _NOT_AN_IMAGE, tf.where(is_sof & ~supported, _UNSUPPORTED, problem)),
         )
         sof = tf.where(is_sof, marker, sof)
-        height = tf.where(is_sof, frame[0], height)
-        width = tf.where(is_sof, frame[1], width)
+        height = tf.where(is_sof, frame_height, height)
+        width = tf.where(is_sof, frame_width, width)
         scan = tf.where(is_scan & tf.equal(problem, 0), pos, scan)
-        one, two = tf.constant(1, tf.int64), tf.constant(2, tf.int64)
-        advance = tf.where(fill, one, tf.where(standalone, two, 2 + length))
-        return pos + tf.cast(advance, tf.int32), segments + 1, problem, sof, height, width, scan
+        advance = tf.where(fill, 1, tf.where(standalone, 2, 2 + length))
+        return pos + advance, segments + 1, problem, sof, height, width, scan
 
     def going(pos, segments, problem, sof, height, width, scan):
         return tf.equal(problem, 0) & (scan < 0) & (segments < _MAX_JPEG_SEGMENTS)
 
-    minus_one = tf.constant(-1, tf.int64)
+    minus_one = tf.constant(-1)
     _, _, problem, _, height, width, scan = tf.while_loop(
         going,
         step,
         (tf.constant(2), tf.constant(0), tf.constant(0), minus_one, minus_one, minus_one, -1),
     )
-    scan = tf.cast(scan, tf.int32)
+    height, width = tf.cast(height, tf.int64), tf.cast(width, tf.int64)
     tail = data[tf.maximum(scan, 0) :]
     ended = tf.reduce_any(tf.equal(tail[:-1], 0xFF) & tf.equal(tail[1:], _EOI))
     problem = tf.where(tf.equal(problem, 0) & (scan < 0), _NOT_AN_IMAGE, problem)
@@ -186,6 +194,7 @@ def _bmp_header(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     return problem, height, width
 
 
+@tf.autograph.experimental.do_not_convert  # graph ops only: nothing for autograph to convert
 def image_headers(images: tf.Tensor, max_pixels: int) -> tuple[tf.Tensor, tf.Tensor]:
     """What is wrong with each encoded image, read from its bytes without decoding it.
 
@@ -206,7 +215,7 @@ def image_headers(images: tf.Tensor, max_pixels: int) -> tuple[tf.Tensor, tf.Ten
 
     def inspect(args: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
         encoded, kind = args
-        data = tf.cast(tf.io.decode_raw(encoded, tf.uint8), tf.int32)
+        data = tf.io.decode_raw(encoded, tf.uint8)
 
         def unknown():
             minus_one = tf.constant(-1, tf.int64)

@@ -433,6 +433,18 @@ def _png_declaring(width, height):
     )  # fmt: skip
 
 
+def _jpeg_frame(jpeg, marker=0xC0, precision=8):
+    """`jpeg` with its frame header (SOF0) changed to another SOF marker or sample precision."""
+    at = jpeg.index(b"\xff\xc0")
+    return (
+        jpeg[:at]
+        + bytes([0xFF, marker])
+        + jpeg[at + 2 : at + 4]
+        + bytes([precision])
+        + jpeg[at + 5 :]
+    )
+
+
 def test_undecodable_and_oversized_images_fail_the_request_naming_their_index(exported):
     _, path = exported
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
@@ -444,6 +456,8 @@ def test_undecodable_and_oversized_images_fail_the_request_naming_their_index(ex
         ([good, jpeg[: len(jpeg) // 2]], 1, "truncated"),
         ([jpeg, good, _png(image)[:-20]], 2, "truncated"),
         ([good, good, bmp.getvalue()], 2, "unsupported"),
+        ([good, _jpeg_frame(jpeg, marker=0xC3)], 1, "unsupported"),  # lossless JPEG
+        ([_jpeg_frame(jpeg, precision=12), good], 0, "unsupported"),  # 12-bit JPEG
         ([b"GIF89a" + b"\0" * 10], 0, "truncated"),
         ([good, _png_declaring(20_000, 20_000)], 1, "larger than max_image_pixels=64000000"),
     ):

@@ -1,7 +1,7 @@
 """Export a classifier as a TF Serving SavedModel returning class, score, label, CAM and box.
 
     python export.py --run-dir runs/demo/hide_and_seek [--out RUN/serving] [--version N] \
-        [--threshold T] [--top-k 5] [--cam-size 14] [--max-batch-size 64]
+        [--threshold T] [--top-k 5] [--cam-size 14] [--max-batch-size 64] [--max-image-pixels N]
     python export.py --model my_classifier.keras --class-names names.txt --out serving \
         [--preprocessing caffe] [--cam-layer NAME --classifier-layer NAME]
 
