@@ -12,7 +12,8 @@ For each of `--runs` run directories (built-in synthetic data, tiny settings):
      versions (saved_model.pb present, mode 0755); then one runs to the end.
 Finally each run directory must load (`load_run`), resume (train.py --resume says it is complete),
 evaluate, and its last export must serve a JPEG. A kill only counts when the process was still
-running; delays are drawn uniformly from [0.2 s, --max-delay of the phase] by a seeded NumPy
+running (and counts as "while writing" when it left a partial write: training's run directory
+without model.keras, an evaluation's or an export's staging folder); delays are drawn uniformly from [0.2 s, --max-delay of the phase] by a seeded NumPy
 Generator.
 
     python benchmarks/fault_injection.py [--runs 2] [--train-kills 5] [--eval-kills 3] \
@@ -88,6 +89,17 @@ def _serving_problem(run: Path) -> str | None:
     return None
 
 
+def _was_writing(run: Path, phase: str) -> bool:
+    """Whether a just-killed process had started writing: training's config.json or saved state
+    without the final model, an evaluation's staging folder, an export's staging folder."""
+    if phase == "train":
+        started = (run / "config.json").is_file() or (run / "backup").exists()
+        return started and not (run / "model.keras").is_file()
+    if phase == "evaluate":
+        return any(run.glob(".eval.*.tmp"))
+    return any((run / "serving").glob(".tmp-*"))
+
+
 def _launchers(run: Path, env: dict):
     """train, evaluate, export: each `(kill_after) -> (killed, return code, output)` on `run`."""
 
@@ -118,6 +130,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     os.umask(0o022)
     kills = {"train": 0, "evaluate": 0, "export": 0}
+    mid_write = dict.fromkeys(kills, 0)  # kills that left a partial write behind
     failures: list[str] = []
     start = time.perf_counter()
 
@@ -141,6 +154,7 @@ def main() -> None:
                 while done < wanted:
                     killed, code, out = launch(float(rng.uniform(0.2, max_delay)))
                     done += killed
+                    mid_write[phase] += killed and _was_writing(run, phase)
                     if not killed and code:
                         failures.append(f"run{index} {phase} after a kill: rc {code}: {out[-300:]}")
                     problem = check(run) if check else None
@@ -178,7 +192,8 @@ def main() -> None:
             print(f"run{index}: leftovers after the final runs: {leftovers}", flush=True)
 
     total = sum(kills.values())
-    print(f"\nkills: {kills} = {total}; run directories: {args.runs}; failures: {len(failures)}; "
+    print(f"\nkills: {kills} = {total}, of which while writing: {mid_write}; run directories: "
+          f"{args.runs}; failures: {len(failures)}; "
           f"wall {time.perf_counter() - start:.0f} s")  # fmt: skip
     for failure in failures:
         print("FAILED:", failure)

@@ -76,6 +76,11 @@ def save_model_atomic(model: Any, path: str | os.PathLike) -> None:
         model.save(tmp)
 
 
+def is_leftover(name: str) -> bool:
+    """True for the lock file and for the temporary names of writes a killed process left."""
+    return name == LOCK_FILE or _TEMP_NAME.fullmatch(name) is not None
+
+
 def make_dir_mode_normal(path: str | os.PathLike) -> None:
     """Gives a directory made by `tempfile.mkdtemp` (0700) the mode a plain `mkdir` would give it
     (0755 under the usual umask 022), so other users (a server) can read what is renamed into place."""
@@ -91,7 +96,7 @@ def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
         return []
     removed = []
     for entry in folder.iterdir():
-        if _TEMP_NAME.fullmatch(entry.name):
+        if entry.name != LOCK_FILE and is_leftover(entry.name):
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hide_and_seek_tf._io import LOCK_FILE, locked_dir, remove_stale_temps, write_json_atomic
+from hide_and_seek_tf._io import is_leftover, locked_dir, remove_stale_temps, write_json_atomic
 from hide_and_seek_tf.training.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -123,11 +123,10 @@ def dataset_statistics(
 
 
 def is_empty_dir(path: str | os.PathLike) -> bool:
-    """True when `path` does not exist or is an empty directory (its lock file aside)."""
+    """True when `path` does not exist or is an empty directory (its lock file and what a process
+    killed before its first complete write left aside)."""
     path = Path(path)
-    return not path.exists() or (
-        path.is_dir() and not any(p.name != LOCK_FILE for p in path.iterdir())
-    )
+    return not path.exists() or (path.is_dir() and all(is_leftover(p.name) for p in path.iterdir()))
 
 
 @contextlib.contextmanager

@@ -77,3 +77,13 @@ def test_leftovers_of_killed_saves_are_removed_at_the_next_start(trained_run):
     assert train_cli.main([*TINY, "--run-dir", str(trained_run), "--resume"]) == 0
     assert not [path for path in leftovers if path.exists()]
     assert (trained_run / "model.keras").is_file()
+
+
+def test_a_run_killed_before_its_first_complete_write_starts_afresh(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".lock").write_text("pid 999999, train\n")  # a dead holder's file: not locked
+    (run / ".config.json.a1b2c3d4.tmp").write_text('{"half": ')
+    assert train_cli.main([*TINY, "--run-dir", str(run)]) == 0
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+    assert (run / "model.keras").is_file()
