@@ -270,7 +270,7 @@ class CamServer:
             of it (see the module docstring).
         max_image_pixels: `serving_default` refuses (before decoding) an image whose header
             declares more pixels (height * width) than this; it bounds the memory one image takes
-            (about 16 bytes per pixel while it is decoded and resized).
+            (about 5-6 bytes per pixel while it is decoded and resized, docs/benchmarks.md).
         preprocessing: None (the model takes raw pixels 0..255), or a `keras.applications`
             convention, "tf", "torch" or "caffe", applied in the graph before the model.
         cam_layer, classifier_layer: layer names for CAM; default: found (`find_cam_head`).
