@@ -11,10 +11,14 @@ For each of `--runs` run directories (built-in synthetic data, tiny settings):
   3. export.py is killed `--export-kills` times; after every kill serving/ must hold only complete
      versions (saved_model.pb present, mode 0755); then one runs to the end.
 Finally each run directory must load (`load_run`), resume (train.py --resume says it is complete),
-evaluate, and its last export must serve a JPEG. A kill only counts when the process was still
-running (and counts as "while writing" when it left a partial write: training's run directory
-without model.keras, an evaluation's or an export's staging folder); delays are drawn uniformly from [0.2 s, --max-delay of the phase] by a seeded NumPy
-Generator.
+evaluate, and its last export must serve a JPEG.
+
+Each kill is aimed at a stage drawn at random: the start-up (a delay drawn from [0, --max-delay]),
+or, once the process reaches it, a later stage plus a delay drawn from [0, 1.5 s]: training after
+config.json or after a saved state, evaluation while eval/ is written, export while the version
+is written. A kill only counts when the process was still running, and counts as "while writing"
+when it left a partial write (training's run directory without model.keras, an evaluation's or an
+export's staging folder). Draws come from a seeded NumPy Generator.
 
     python benchmarks/fault_injection.py [--runs 2] [--train-kills 5] [--eval-kills 3] \
         [--export-kills 3] [--seed 0]
@@ -30,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -47,20 +52,39 @@ def _env(cache: Path) -> dict[str, str]:
 
 
 def _run(
-    script: str, args: list[str], env: dict, kill_after: float | None
+    script: str, args: list[str], env: dict, kill: tuple[Callable[[], bool], float] | None
 ) -> tuple[bool, int, str]:
-    """(killed, return code, output) of `python script args`, SIGKILLed after `kill_after` s."""
+    """(killed, return code, output) of `python script args`; with `kill` = (moment, delay), SIGKILLed
+    `delay` seconds after `moment()` first holds (polled every 10 ms) unless it ended before."""
     proc = subprocess.Popen(
         [sys.executable, str(REPO / script), *args],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    try:
-        out, _ = proc.communicate(timeout=kill_after)
-        return False, proc.returncode, out
-    except subprocess.TimeoutExpired:
-        proc.kill()  # SIGKILL
-        out, _ = proc.communicate()
-        return True, proc.returncode, out
+    if kill is not None:
+        moment, delay = kill
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and not moment() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.kill()  # SIGKILL
+            out, _ = proc.communicate()
+            return True, proc.returncode, out
+    out, _ = proc.communicate()
+    return False, proc.returncode, out
+
+
+def _moments(run: Path, phase: str) -> dict[str, Callable[[], bool]]:
+    """The stages a kill is aimed at (then delayed by a random fraction of a second or two)."""
+    stages = {"start-up": lambda: True}
+    if phase == "train":
+        stages["after config.json"] = lambda: (run / "config.json").is_file()
+        stages["after a saved state"] = lambda: (run / "backup" / "state.json").is_file()
+    elif phase == "evaluate":
+        stages["while eval/ is written"] = lambda: any(run.glob(".eval.*.tmp"))
+    else:
+        stages["while the version is written"] = lambda: any((run / "serving").glob(".tmp-*"))
+    return stages
 
 
 def _eval_problem(run: Path) -> str | None:
@@ -101,18 +125,18 @@ def _was_writing(run: Path, phase: str) -> bool:
 
 
 def _launchers(run: Path, env: dict):
-    """train, evaluate, export: each `(kill_after) -> (killed, return code, output)` on `run`."""
+    """train, evaluate, export: each `(kill) -> (killed, return code, output)` on `run` (see `_run`)."""
 
-    def train(kill_after):
+    def train(kill):
         resume = ["--resume"] if (run / "config.json").is_file() else []
-        return _run("train.py", [*TRAIN, "--run-dir", str(run), *resume], env, kill_after)
+        return _run("train.py", [*TRAIN, "--run-dir", str(run), *resume], env, kill)
 
-    def evaluate(kill_after):  # the killed ones evaluate fewer images than the complete ones
-        images = ["--num-images", "8" if kill_after else "16"]
-        return _run("evaluate.py", ["--run-dir", str(run), *EVAL, *images], env, kill_after)
+    def evaluate(kill):  # the killed ones evaluate fewer images than the complete ones
+        images = ["--num-images", "8" if kill else "16"]
+        return _run("evaluate.py", ["--run-dir", str(run), *EVAL, *images], env, kill)
 
-    def export(kill_after):
-        return _run("export.py", ["--run-dir", str(run)], env, kill_after)
+    def export(kill):
+        return _run("export.py", ["--run-dir", str(run)], env, kill)
 
     return train, evaluate, export
 
@@ -123,14 +147,15 @@ def main() -> None:
     parser.add_argument("--train-kills", type=int, default=5)
     parser.add_argument("--eval-kills", type=int, default=3)
     parser.add_argument("--export-kills", type=int, default=3)
-    parser.add_argument("--max-delay", type=float, nargs=3, default=(14.0, 12.0, 12.0),
-                        metavar=("TRAIN", "EVAL", "EXPORT"), help="seconds")  # fmt: skip
+    parser.add_argument("--max-delay", type=float, nargs=3, default=(12.0, 10.0, 10.0),
+                        metavar=("TRAIN", "EVAL", "EXPORT"), help="seconds, for kills aimed at the start-up")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     os.umask(0o022)
     kills = {"train": 0, "evaluate": 0, "export": 0}
     mid_write = dict.fromkeys(kills, 0)  # kills that left a partial write behind
+    aimed: dict[str, int] = {}  # kills per aimed stage
     failures: list[str] = []
     start = time.perf_counter()
 
@@ -152,7 +177,11 @@ def main() -> None:
                         failures.append(f"run{index} first evaluate: rc {code}: {out[-300:]}")
                 done = 0
                 while done < wanted:
-                    killed, code, out = launch(float(rng.uniform(0.2, max_delay)))
+                    stages = _moments(run, phase)
+                    stage = list(stages)[int(rng.integers(len(stages)))]
+                    delay = float(rng.uniform(0.0, max_delay if stage == "start-up" else 1.5))
+                    killed, code, out = launch((stages[stage], delay))
+                    aimed[f"{phase}: {stage}"] = aimed.get(f"{phase}: {stage}", 0) + killed
                     done += killed
                     mid_write[phase] += killed and _was_writing(run, phase)
                     if not killed and code:
@@ -195,6 +224,7 @@ def main() -> None:
     print(f"\nkills: {kills} = {total}, of which while writing: {mid_write}; run directories: "
           f"{args.runs}; failures: {len(failures)}; "
           f"wall {time.perf_counter() - start:.0f} s")  # fmt: skip
+    print("kills by the stage they were aimed at:", aimed)
     for failure in failures:
         print("FAILED:", failure)
     sys.exit(1 if failures else 0)
