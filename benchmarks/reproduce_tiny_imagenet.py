@@ -37,7 +37,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from hide_and_seek_tf import plotting, protocol  # noqa: E402
 from hide_and_seek_tf._io import write_json_atomic, write_text_atomic  # noqa: E402
 from hide_and_seek_tf.evaluation import METRICS_FILE, SCHEMA_VERSION, SWEEP_THRESHOLDS  # noqa: E402
 from hide_and_seek_tf.training.config import TrainConfig, config_differences  # noqa: E402
+from hide_and_seek_tf.training.precision import fastest_precision  # noqa: E402
 from hide_and_seek_tf.training.run_dir import (  # noqa: E402
     CONFIG_FILE,
     EVAL_DIR,
@@ -65,9 +66,26 @@ PAPER_THRESHOLD = 0.2
 TIMING_FILE = "timing.jsonl"
 SUMMARY_JSON, SUMMARY_MD, PLOT_PNG = "summary.json", "summary.md", "has_minus_gap.png"
 RUN_NAME = re.compile(r"^(?P<config>[a-z0-9]+)_s(?P<seed>\d+)(?:_(?P<precision>[a-z0-9]+))?$")
-# Per-run numbers of the tables: key -> (label, path in metrics.json).
+# The seed implementation's protocol: the best CAM threshold of 0.2-0.5 by GT-known Loc, on val.
+SEED_TAUS = (0.2, 0.5)
+
+
+def val_tuned(result: Mapping[str, Any], key: str) -> float | None:
+    """`key` ("gt_known_loc" or "top1_loc") on val at the threshold in SEED_TAUS with the best
+    GT-known Loc on val: tuned on the split it reports, as the seed did (an upper bound)."""
+    curves = result["metrics"].get("curves") or {}
+    taus = curves.get("cam_thresholds") or []
+    inside = [i for i, t in enumerate(taus) if SEED_TAUS[0] - 1e-9 <= t <= SEED_TAUS[1] + 1e-9]
+    if not inside:
+        return None
+    best = max(inside, key=lambda i: curves["gt_known_loc"][i])
+    return curves[key][best]
+
+
+# Per-run numbers of the tables: key -> (label, path in metrics.json, or a function of it).
 METRICS = {
     "top1_cls": ("top-1 cls", ("metrics", "top1_cls")),
+    "top5_cls": ("top-5 cls", ("metrics", "top5_cls")),
     "gt_known_loc": ("GT-known Loc @0.2", ("metrics", "gt_known_loc")),
     "top1_loc": ("Top-1 Loc @0.2", ("metrics", "top1_loc")),
     "tau": ("τ (holdout)", ("threshold_choice", "tau")),
@@ -78,16 +96,35 @@ METRICS = {
         "Top-1 Loc, own classes + fixed box",
         ("baselines", "train_box", "top1_loc_with_model_classes"),
     ),
+    "gt_known_val_tuned": (
+        "GT-known Loc, τ tuned on val (seed's way)",
+        lambda result: val_tuned(result, "gt_known_loc"),
+    ),
+    "top1_loc_val_tuned": (
+        "Top-1 Loc, τ tuned on val (seed's way)",
+        lambda result: val_tuned(result, "top1_loc"),
+    ),
 }
 PAIRED = ("top1_cls", "gt_known_loc", "max_box_acc", "max_box_acc_v2", "top1_loc_at_tau")
 
 
 # === Runs ===
 def train_config(
-    args: argparse.Namespace, budget: int, config: str, seed: int, precision: str | bool = False
+    args: argparse.Namespace,
+    budget: int,
+    config: str,
+    seed: int,
+    precision: str | bool | None = None,
 ) -> TrainConfig:
-    """The TrainConfig of one run of the study (what the lead's runs were trained with)."""
-    suffix = "" if precision is False else f"_{precision}"
+    """The TrainConfig of one run of the study (what the lead's runs were trained with).
+
+    `precision` None: the study's `--mixed-precision` (no suffix); a value: a precision pair run.
+    """
+    suffix = "" if precision is None else f"_{precision}"
+    if precision is None:
+        # "auto" is resolved here, not by train(), so that the config matches on resume.
+        chosen = getattr(args, "mixed_precision", "float32")
+        precision = {"float32": False, "auto": fastest_precision()[0]}.get(chosen, chosen)
     return TrainConfig(
         data=f"tiny-imagenet:{args.data}",
         classes=args.classes,
@@ -223,7 +260,9 @@ def evaluate(run_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 # === Summary ===
-def _get(result: Mapping[str, Any], path: Sequence[str]) -> Any:
+def _get(result: Mapping[str, Any], path: Sequence[str] | Callable) -> Any:
+    if callable(path):
+        return path(result)
     for key in path:
         result = result[key]
     return result
@@ -357,8 +396,9 @@ def budget_markdown(budget: int, rows: Mapping[str, Any], summary: Mapping[str, 
     for name, b in (("whole image", "whole_image"), ("fixed box (train)", "train_box")):
         b = first["baselines"][b]
         one_box_v2 = sum(b["box_acc"][d] for d in ("0.3", "0.5", "0.7")) / 3  # its only box
-        main.append([f"baseline: {name} {b['box']}", "-", "-", _pct(b["gt_known_loc"]), "-", "-",
-                     _pct(b["box_acc"]["0.5"]), _pct(one_box_v2), "-", "-"])  # fmt: skip
+        main.append([f"baseline: {name} {b['box']}", "-", "-", "-", _pct(b["gt_known_loc"]), "-",
+                     "-", _pct(b["box_acc"]["0.5"]), _pct(one_box_v2), "-", "-",
+                     _pct(b["gt_known_loc"]), "-"])  # fmt: skip
     lines = [f"### {budget} epochs"] + _table(
         f"val: {first['num_val']} images; τ chosen on train_holdout ({first['num_holdout']} "
         "images, never trained on). Mean ± sample std over seeds; percentages.",
@@ -488,6 +528,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="e{B}/{config}_s{seed}_{precision},...",
     )
     p.add_argument("--classes", type=int, default=10, help="the first K classes")
+    p.add_argument(
+        "--mixed-precision",
+        default="float32",
+        choices=("float32", "bfloat16", "auto"),
+        help="precision of the study's runs (float32: the 10-class study's; auto: the fastest "
+        "this machine runs natively, resolved here so that resumes match)",
+    )
     p.add_argument("--model", default="alexnet_gap_64")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--augment", default="flip", choices=("flip", "crop_flip"))

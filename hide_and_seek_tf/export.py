@@ -35,6 +35,7 @@ Any Keras classifier with a global pooling and a Dense after it can be exported 
 
 from __future__ import annotations
 
+import numbers
 import os
 import re
 import shutil
@@ -51,7 +52,7 @@ from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf._io import locked_dir, make_dir_mode_normal
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
-from hide_and_seek_tf.classifier import check_preprocessing, find_cam_head, preprocess
+from hide_and_seek_tf.classifier import CamHead, check_preprocessing, find_cam_head, preprocess
 from hide_and_seek_tf.data.common import affine_boxes, resize_image
 
 # Leading bytes of the formats tf.io.decode_image reads, in `_FORMATS` order (GIF twice).
@@ -254,6 +255,55 @@ def batch_buckets(max_batch_size: int) -> tuple[int, ...]:
     return (*sizes, max_batch_size)
 
 
+def serving_options(
+    model: keras.Model,
+    head: CamHead,
+    threshold: float | None = None,
+    top_k: int | None = None,
+    cam_size: int | None = None,
+) -> tuple[float, int, int]:
+    """(threshold, top_k, cam_size) for serving `model`: each None derived from the model, each
+    value given checked against it (see `CamServer`).
+
+    Raises:
+        ValueError: a value outside its range for this model, naming it and the range.
+    """
+    from hide_and_seek_tf.evaluation import DEFAULT_THRESHOLD, PAPER_THRESHOLDS
+
+    num_classes = head.num_classes
+    longest_input = max(int(d) for d in model.input_shape[1:3])
+    if threshold is None:
+        threshold = PAPER_THRESHOLDS.get(model.name, DEFAULT_THRESHOLD)
+    if top_k is None:
+        top_k = min(5, num_classes)
+    if cam_size is None:
+        sides = head.features.shape[1:3]
+        cam_size = max(sides) if None not in sides else min(14, longest_input)
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, numbers.Real)
+        or not (0.0 <= threshold <= 1.0)
+    ):
+        raise ValueError(f"`threshold` must be in [0, 1]. Received: threshold={threshold!r}")
+    if not _int_in(top_k, 1, num_classes):
+        raise ValueError(
+            f"`top_k` must be in [1, {num_classes}] for this {num_classes}-class model. "
+            f"Received: top_k={top_k!r}"
+        )
+    if not _int_in(cam_size, 1, longest_input):
+        height, width = model.input_shape[1:3]
+        raise ValueError(
+            f"`cam_size` must be in [1, {longest_input}] for this {height}x{width}-input model. "
+            f"Received: cam_size={cam_size!r}"
+        )
+    return float(threshold), int(top_k), int(cam_size)
+
+
+def _int_in(value: Any, low: int, high: int) -> bool:
+    integer = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return integer and low <= value <= high
+
+
 class CamServer:
     """The traced computations behind the exported signatures (also usable in Python directly).
 
@@ -261,9 +311,11 @@ class CamServer:
         model: a classifier with a global pooling and a Dense after it (see
             `hide_and_seek_tf.classifier.find_cam_head`), fixed input size.
         class_names: one name per class.
-        threshold: CAM threshold as a fraction of the map's max (0.2 in the paper for AlexNet-GAP).
-        top_k: how many classes to return.
-        cam_size: side of the returned CAM.
+        threshold: CAM threshold as a fraction of the map's max; None: the paper's for the
+            network the model is named after (0.3 for "googlenet_gap"), else 0.2 (AlexNet-GAP's).
+        top_k: how many classes to return, in [1, num_classes]; None: min(5, num_classes).
+        cam_size: side of the returned CAM, in [1, the input's longer side]; None: the longer side
+            of the maps the CAM weighs (its own resolution: a larger one only interpolates).
         jit_compile: XLA-compile the connected-component box search inside the graph (2-3x faster on CPU;
             stock TensorFlow and TF Serving builds include XLA). False for a runtime without XLA.
         max_batch_size: batches are padded to a power of two up to this, larger ones run in chunks
@@ -280,9 +332,9 @@ class CamServer:
         self,
         model: keras.Model,
         class_names: Sequence[str],
-        threshold: float = 0.2,
-        top_k: int = 5,
-        cam_size: int = 14,
+        threshold: float | None = None,
+        top_k: int | None = None,
+        cam_size: int | None = None,
         jit_compile: bool = True,
         max_batch_size: int = 64,
         preprocessing: str | None = None,
@@ -303,14 +355,7 @@ class CamServer:
                 f"`class_names` must have one name per class ({num_classes}). "
                 f"Received: {len(class_names)} names"
             )
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"`threshold` must be in [0, 1]. Received: threshold={threshold}")
-        if not 1 <= top_k <= num_classes:
-            raise ValueError(
-                f"`top_k` must be in [1, num_classes={num_classes}]. Received: top_k={top_k}"
-            )
-        if cam_size < 1:
-            raise ValueError(f"`cam_size` must be >= 1. Received: cam_size={cam_size}")
+        threshold, top_k, cam_size = serving_options(model, head, threshold, top_k, cam_size)
         check_preprocessing(preprocessing)
         self.max_image_pixels = positive_int(max_image_pixels, "max_image_pixels")
         self.model = model
@@ -516,9 +561,9 @@ def export_serving(
     class_names: Sequence[str],
     out: str | os.PathLike,
     version: int | None = None,
-    threshold: float = 0.2,
-    top_k: int = 5,
-    cam_size: int = 14,
+    threshold: float | None = None,
+    top_k: int | None = None,
+    cam_size: int | None = None,
     jit_compile: bool = True,
     *,
     max_batch_size: int = 64,
@@ -540,7 +585,8 @@ def export_serving(
         out: the model base path TF Serving watches.
         version: version number; default: one more than the largest existing.
         threshold, top_k, cam_size, jit_compile, max_batch_size, preprocessing, cam_layer,
-            classifier_layer, max_image_pixels: see `CamServer`.
+            classifier_layer, max_image_pixels: see `CamServer` (threshold, top_k, cam_size None:
+            derived from the model).
         warmup: write `assets.extra/tf_serving_warmup_requests`, one request per batch bucket.
 
     Returns:
@@ -621,14 +667,15 @@ def export_run(
     out: str | os.PathLike | None = None,
     version: int | None = None,
     threshold: float | None = None,
-    top_k: int = 5,
-    cam_size: int = 14,
+    top_k: int | None = None,
+    cam_size: int | None = None,
     jit_compile: bool = True,
     **kwargs: Any,
 ) -> Path:
     """Exports the model of a training run directory (default destination: `RUN/serving/<version>/`).
 
-    `threshold` None: the paper's for the network (0.3 for googlenet_gap, else 0.2), as evaluate.py uses.
+    `threshold` None: the paper's for the network (0.3 for googlenet_gap, else 0.2), as evaluate.py uses;
+    `top_k`, `cam_size` None: derived from the model (see `CamServer`).
     `kwargs`: the keyword arguments of `export_serving` (max_batch_size, warmup, ...).
     """
     from hide_and_seek_tf.evaluation import DEFAULT_THRESHOLD, PAPER_THRESHOLDS
@@ -660,8 +707,8 @@ def export_model(
     out: str | os.PathLike,
     version: int | None = None,
     threshold: float | None = None,
-    top_k: int = 5,
-    cam_size: int = 14,
+    top_k: int | None = None,
+    cam_size: int | None = None,
     jit_compile: bool = True,
     **kwargs: Any,
 ) -> Path:
@@ -671,10 +718,9 @@ def export_model(
         model_path: the `.keras` file (loaded in safe mode).
         class_names: a file (JSON list or one name per line), a list, or None for "0", "1", ...
         out: the model base path; `version` ... `jit_compile`, `kwargs`: see `export_serving`.
-            `threshold` None: 0.2 (the paper's default).
+            `threshold`, `top_k`, `cam_size` None: derived from the model (see `CamServer`).
     """
     from hide_and_seek_tf.classifier import load_classifier, read_class_names
-    from hide_and_seek_tf.evaluation import DEFAULT_THRESHOLD
 
     model = load_classifier(model_path)
     if isinstance(class_names, str | os.PathLike):
@@ -684,7 +730,6 @@ def export_model(
             model, kwargs.get("cam_layer"), classifier_layer=kwargs.get("classifier_layer")
         )
         class_names = [str(i) for i in range(head.num_classes)]
-    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     return export_serving(
         model, class_names, out, version, threshold, top_k, cam_size, jit_compile, **kwargs
     )

@@ -164,8 +164,119 @@ def _key(value: float) -> str:
 # ----------------------------------------------------------------------------------------------
 
 
+def localization_metrics(
+    label_rank: np.ndarray,
+    num_classes: int,
+    iou: np.ndarray,
+    any_iou: np.ndarray | None,
+    cam_thresholds: Sequence[float],
+    iou_thresholds: Sequence[float] = IOU_THRESHOLDS,
+    fixed_threshold: float | None = None,
+    top_k: int = 5,
+) -> dict[str, Any]:
+    """The split's metrics from its per-image records: the one place they are counted.
+
+    Args:
+        label_rank: (N,) rank of the ground-truth class in each image's scores (0 = top-1);
+            None where no class scores exist (CAM files): the classification metrics are None.
+        num_classes: number of classes (caps `top_k`).
+        iou: (N, T) best IoU of the ground-truth class's box (largest component) per CAM
+            threshold.
+        any_iou: (N, T) best IoU of any component's box (MaxBoxAccV2), or None.
+        cam_thresholds, iou_thresholds, fixed_threshold, top_k: see `LocalizationEvaluator`.
+
+    Returns:
+        `LocalizationEvaluator.compute()`'s dict.
+
+    Raises:
+        ValueError: no image, or shapes that do not match the thresholds.
+    """
+    cam_thresholds = _check_thresholds(cam_thresholds, "cam_thresholds")
+    iou_thresholds = _check_thresholds(iou_thresholds, "iou_thresholds")
+    if 0.5 not in iou_thresholds:
+        iou_thresholds = tuple(sorted(iou_thresholds + (0.5,)))
+    iou = np.asarray(iou, np.float64)
+    n = len(iou)
+    if n == 0:
+        raise ValueError("Nothing accumulated: call `accumulate` before `compute`.")
+    ranked = label_rank is not None
+    rank = np.asarray(label_rank).reshape(-1) if ranked else np.zeros(n, np.int64)
+    if iou.shape != (n, len(cam_thresholds)):
+        raise ValueError(
+            f"`iou` must be (N, T) = ({n}, {len(cam_thresholds)}). Received shape {iou.shape}"
+        )
+    f = _fixed_index(cam_thresholds, fixed_threshold)
+    deltas = np.asarray(iou_thresholds)
+    top1 = rank == 0
+    topk = rank < min(int(top_k), int(num_classes))
+
+    def pct(hits: np.ndarray) -> np.ndarray:  # percent of images, per trailing index
+        return 100.0 * np.count_nonzero(hits, axis=0).astype(np.float64) / n
+
+    hits = iou[..., None] >= deltas  # (N, T, D)
+    half = iou_thresholds.index(0.5)
+    box_acc = pct(hits)  # (T, D)
+    top1_loc = pct(hits[..., half] & top1[:, None])
+    topk_loc = pct(hits[..., half] & topk[:, None])
+    best_t = box_acc.argmax(axis=0)  # first best threshold per delta
+    known = (lambda v: v) if ranked else (lambda v: None)  # noqa: E731
+    out: dict[str, Any] = {
+        "num_images": n,
+        "top1_cls": known(float(pct(top1))),
+        "top5_cls": known(float(pct(topk))),
+        "top_k": int(top_k),
+        "cam_threshold": cam_thresholds[f],
+        "iou_threshold": 0.5,
+        "gt_known_loc": float(box_acc[f, half]),
+        "top1_loc": known(float(top1_loc[f])),
+        "top5_loc": known(float(topk_loc[f])),
+        "max_box_acc": float(box_acc[best_t[half], half]),
+        "max_box_acc_threshold": cam_thresholds[best_t[half]],
+        "max_box_acc_per_iou": {
+            _key(d): float(box_acc[best_t[i], i]) for i, d in enumerate(iou_thresholds)
+        },
+        "max_box_acc_v2": None,
+        "max_box_acc_v2_per_iou": None,
+        "max_box_acc_v2_thresholds": None,
+        "curves": {
+            "cam_thresholds": list(cam_thresholds),
+            "gt_known_loc": box_acc[:, half].tolist(),
+            "top1_loc": known(top1_loc.tolist()),
+            "top5_loc": known(topk_loc.tolist()),
+            "box_acc": {_key(d): box_acc[:, i].tolist() for i, d in enumerate(iou_thresholds)},
+            "box_acc_v2": None,
+        },
+    }
+    if any_iou is not None:
+        v2 = pct(np.asarray(any_iou, np.float64)[..., None] >= deltas)
+        best_v2 = v2.argmax(axis=0)
+        v2_deltas = [(i, d) for i, d in enumerate(iou_thresholds) if d in IOU_THRESHOLDS]
+        per_iou = {_key(d): float(v2[best_v2[i], i]) for i, d in v2_deltas}
+        out["max_box_acc_v2"] = float(np.mean(list(per_iou.values())))
+        out["max_box_acc_v2_per_iou"] = per_iou
+        out["max_box_acc_v2_thresholds"] = {
+            _key(d): cam_thresholds[best_v2[i]] for i, d in v2_deltas
+        }
+        out["curves"]["box_acc_v2"] = {
+            _key(d): v2[:, i].tolist() for i, d in enumerate(iou_thresholds)
+        }
+    return out
+
+
+def _fixed_index(cam_thresholds: Sequence[float], fixed_threshold: float | None) -> int:
+    if fixed_threshold is None:
+        return 0
+    close = np.isclose(cam_thresholds, fixed_threshold, rtol=0, atol=1e-6)
+    if not close.any():
+        raise ValueError(
+            f"`fixed_threshold` must be one of cam_thresholds. Received: "
+            f"fixed_threshold={fixed_threshold!r}"
+        )
+    return int(np.argmax(close))
+
+
 class LocalizationEvaluator:
-    """Accumulates localization and classification counts over batches; `compute()` reports.
+    """Accumulates per-image records over batches; `compute()` reports (`localization_metrics`).
 
     Args:
         cam_thresholds: CAM thresholds (fractions of each map's max) the boxes were made at,
@@ -197,15 +308,7 @@ class LocalizationEvaluator:
         self.iou_thresholds = _check_thresholds(iou_thresholds, "iou_thresholds")
         if 0.5 not in self.iou_thresholds:
             self.iou_thresholds = tuple(sorted(self.iou_thresholds + (0.5,)))
-        if fixed_threshold is None:
-            fixed_threshold = self.cam_thresholds[0]
-        close = np.isclose(self.cam_thresholds, fixed_threshold, rtol=0, atol=1e-6)
-        if not close.any():
-            raise ValueError(
-                f"`fixed_threshold` must be one of cam_thresholds. Received: "
-                f"fixed_threshold={fixed_threshold!r}"
-            )
-        self.fixed_index = int(np.argmax(close))
+        self.fixed_index = _fixed_index(self.cam_thresholds, fixed_threshold)
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise ValueError(f"`top_k` must be an int >= 1. Received: top_k={top_k!r}")
         self.top_k = int(top_k)
@@ -213,15 +316,11 @@ class LocalizationEvaluator:
 
     def reset(self) -> None:
         """Forgets everything accumulated."""
-        t, d = len(self.cam_thresholds), len(self.iou_thresholds)
         self.num_images = 0
-        self.num_with_all_boxes = 0
-        self.top1_correct = 0
-        self.topk_correct = 0
-        self.gt_known = np.zeros((t, d), np.int64)  # GT-class largest box hits
-        self.top1_loc = np.zeros((t, d), np.int64)
-        self.topk_loc = np.zeros((t, d), np.int64)
-        self.any_box = np.zeros((t, d), np.int64)  # some component's box hits (V2)
+        self.num_classes = None
+        self._ranks: list[np.ndarray] = []
+        self._ious: list[np.ndarray] = []
+        self._any_ious: list[np.ndarray] = []
 
     def accumulate(
         self,
@@ -268,22 +367,10 @@ class LocalizationEvaluator:
                 f"Received shape {boxes.shape}"
             )
         gt = dense_gt_boxes(gt_boxes, b)
-        if all_boxes is None and self.num_with_all_boxes:
+        if all_boxes is None and self._any_ious:
             raise ValueError("`all_boxes` was given for earlier batches; give it for every batch.")
-        if all_boxes is not None and self.num_images and not self.num_with_all_boxes:
+        if all_boxes is not None and self.num_images and not self._any_ious:
             raise ValueError("`all_boxes` was not given for earlier batches; give it for none.")
-
-        deltas = np.asarray(self.iou_thresholds)
-        rank = label_ranks(logits, labels)
-        top1 = rank == 0
-        topk = rank < min(self.top_k, num_classes)
-        hits = best_iou(boxes, gt)[..., None] >= deltas  # (B, T, D)
-        self.num_images += b
-        self.top1_correct += int(top1.sum())
-        self.topk_correct += int(topk.sum())
-        self.gt_known += hits.sum(axis=0)
-        self.top1_loc += (hits & top1[:, None, None]).sum(axis=0)
-        self.topk_loc += (hits & topk[:, None, None]).sum(axis=0)
         if all_boxes is not None:
             every = _numpy(all_boxes)
             if every.ndim != 4 or every.shape[:2] != (b, t) or every.shape[-1] != 4:
@@ -291,26 +378,11 @@ class LocalizationEvaluator:
                     f"`all_boxes` must be (B, T, M, 4) with B, T = {b}, {t}. "
                     f"Received shape {every.shape}"
                 )
-            any_iou = best_iou(every, gt).max(axis=-1, initial=0.0)  # (B, T)
-            self.any_box += (any_iou[..., None] >= deltas).sum(axis=0)
-            self.num_with_all_boxes += b
-
-    def accumulate_cams(
-        self, logits: Any, cams: Any, labels: Any, gt_boxes: Any, max_components: int = 16
-    ) -> tuple[Any, Any]:
-        """Adds one batch from the ground-truth class's CAMs (B, H, W): makes the largest-
-        component boxes and the every-component boxes with `cams_to_boxes`, then `accumulate`.
-
-        Returns:
-            (largest-component boxes (B, T, 4), every-component boxes (B, T, max_components, 4)),
-            int32 `tf.Tensor`s (T = len(cam_thresholds)).
-        """
-        from hide_and_seek_tf.boxes import cams_to_boxes
-
-        largest = cams_to_boxes(cams, self.cam_thresholds, mode="largest")
-        every = cams_to_boxes(cams, self.cam_thresholds, mode="all", max_components=max_components)
-        self.accumulate(logits, largest, labels, gt_boxes, all_boxes=every)
-        return largest, every
+            self._any_ious.append(best_iou(every, gt).max(axis=-1, initial=0.0))  # (B, T)
+        self.num_classes = num_classes
+        self._ranks.append(label_ranks(logits, labels))
+        self._ious.append(best_iou(boxes, gt))
+        self.num_images += b
 
     def compute(self) -> dict[str, Any]:
         """The metrics so far (percentages), as a JSON-serializable dict.
@@ -328,60 +400,16 @@ class LocalizationEvaluator:
         """
         if self.num_images == 0:
             raise ValueError("Nothing accumulated: call `accumulate` before `compute`.")
-        n = self.num_images
-        pct = lambda counts: 100.0 * np.asarray(counts, np.float64) / n  # noqa: E731
-        half = self.iou_thresholds.index(0.5)
-        f = self.fixed_index
-        box_acc = pct(self.gt_known)  # (T, D)
-        best_t = box_acc.argmax(axis=0)  # first best threshold per delta
-        out: dict[str, Any] = {
-            "num_images": n,
-            "top1_cls": float(pct(self.top1_correct)),
-            "top5_cls": float(pct(self.topk_correct)),
-            "top_k": self.top_k,
-            "cam_threshold": self.cam_thresholds[f],
-            "iou_threshold": 0.5,
-            "gt_known_loc": float(box_acc[f, half]),
-            "top1_loc": float(pct(self.top1_loc[f, half])),
-            "top5_loc": float(pct(self.topk_loc[f, half])),
-            "max_box_acc": float(box_acc[best_t[half], half]),
-            "max_box_acc_threshold": self.cam_thresholds[best_t[half]],
-            "max_box_acc_per_iou": {
-                _key(d): float(box_acc[best_t[i], i]) for i, d in enumerate(self.iou_thresholds)
-            },
-            "max_box_acc_v2": None,
-            "max_box_acc_v2_per_iou": None,
-            "max_box_acc_v2_thresholds": None,
-            "curves": {
-                "cam_thresholds": list(self.cam_thresholds),
-                "gt_known_loc": box_acc[:, half].tolist(),
-                "top1_loc": pct(self.top1_loc[:, half]).tolist(),
-                "top5_loc": pct(self.topk_loc[:, half]).tolist(),
-                "box_acc": {
-                    _key(d): box_acc[:, i].tolist() for i, d in enumerate(self.iou_thresholds)
-                },
-                "box_acc_v2": None,
-            },
-        }
-        if self.num_with_all_boxes:
-            v2 = pct(self.any_box)
-            best_v2 = v2.argmax(axis=0)
-            per_iou = {
-                _key(d): float(v2[best_v2[i], i])
-                for i, d in enumerate(self.iou_thresholds)
-                if d in IOU_THRESHOLDS
-            }
-            out["max_box_acc_v2"] = float(np.mean(list(per_iou.values())))
-            out["max_box_acc_v2_per_iou"] = per_iou
-            out["max_box_acc_v2_thresholds"] = {
-                _key(d): self.cam_thresholds[best_v2[i]]
-                for i, d in enumerate(self.iou_thresholds)
-                if d in IOU_THRESHOLDS
-            }
-            out["curves"]["box_acc_v2"] = {
-                _key(d): v2[:, i].tolist() for i, d in enumerate(self.iou_thresholds)
-            }
-        return out
+        return localization_metrics(
+            np.concatenate(self._ranks),
+            self.num_classes,
+            np.concatenate(self._ious),
+            np.concatenate(self._any_ious) if self._any_ious else None,
+            self.cam_thresholds,
+            self.iou_thresholds,
+            self.cam_thresholds[self.fixed_index],
+            self.top_k,
+        )
 
 
 class FixedBoxBaseline:

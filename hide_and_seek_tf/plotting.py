@@ -33,10 +33,13 @@ def threshold_curve_figure(result: dict[str, Any]) -> Figure:
     ax = fig.add_subplot()
     marker = "o" if len(t) < 20 else None
     ax.plot(t, curves["gt_known_loc"], marker=marker, label="GT-known Loc (IoU 0.5)")
-    ax.plot(t, curves["top1_loc"], marker=marker, label="Top-1 Loc")
+    if curves["top1_loc"] is not None:  # None: CAM files, no class scores
+        ax.plot(t, curves["top1_loc"], marker=marker, label="Top-1 Loc")
     for delta, values in (curves["box_acc_v2"] or {}).items():
         ax.plot(t, values, linestyle=":", label=f"BoxAccV2 (IoU {delta})")
     for name, base in result["baselines"].items():
+        if base["gt_known_loc"] is None:  # a baseline with no split to fit it on
+            continue
         ax.axhline(base["gt_known_loc"], color="grey", linestyle="--", linewidth=0.8)
         ax.text(t[0], base["gt_known_loc"], f" {name} box {base['box']}", fontsize=7, va="bottom")
     ax.axvline(metrics["cam_threshold"], color="black", linewidth=0.6)
@@ -81,10 +84,11 @@ def cam_grid_figure(shown: dict[str, list], class_names: Sequence[str], threshol
             draw_box(ax, box, "red")
         draw_box(ax, shown["box"][i], "lime")
         label, pred = int(shown["label"][i]), int(shown["pred"][i])
+        known = pred >= 0  # -1: CAM files, no prediction
         ax.set_title(
-            f"{class_names[label]} / pred {class_names[pred]}",
+            f"{class_names[label]}" + (f" / pred {class_names[pred]}" if known else ""),
             fontsize=8,
-            color="black" if label == pred else "darkred",
+            color="black" if label == pred or not known else "darkred",
         )
         ax.axis("off")
     fig.suptitle(f"ground-truth class CAM; red: ground truth, green: box at t = {threshold:g}")
@@ -156,9 +160,13 @@ def gt_known_curves_figure(evaluations: Mapping[str, Mapping[str, Any]]) -> Figu
     ax.axhline(
         baselines["whole_image"]["gt_known_loc"], color="grey", ls=":", label="whole-image box"
     )
-    ax.axhline(
-        baselines["train_box"]["gt_known_loc"], color="black", ls="--", label="fixed box (train)"
-    )
+    if baselines["train_box"]["gt_known_loc"] is not None:  # None: no split to fit it on
+        ax.axhline(
+            baselines["train_box"]["gt_known_loc"],
+            color="black",
+            ls="--",
+            label="fixed box (train)",
+        )
     ax.set_xlabel("CAM threshold (fraction of max)")
     ax.set_ylabel("GT-known Loc (%), IoU >= 0.5")
     ax.legend(fontsize=8)

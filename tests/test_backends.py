@@ -1,8 +1,8 @@
 """The layer, model and CAM tests under JAX and PyTorch, and `.keras` files across backends.
 
 As Keras's own CI does, each backend runs in its own process with KERAS_BACKEND set (Keras picks
-its backend once, at import): the tests marked `all_backends` in tests/layers/test_hide_and_seek.py,
-tests/models/test_models.py and tests/test_cam.py run again under "jax" and "torch". This process
+its backend once, at import): the tests marked `all_backends` in the files of `SUITES` run again
+under "jax" and "torch". This process
 (TensorFlow) first saves a model with a `HideAndSeek` layer into a shared folder; the JAX run loads
 it and saves its own, the PyTorch run loads both and saves its own, and this process then loads
 the JAX and PyTorch files.
@@ -17,7 +17,12 @@ import keras
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SUITES = ["tests/layers/test_hide_and_seek.py", "tests/models/test_models.py", "tests/test_cam.py"]
+SUITES = [
+    "tests/layers/test_hide_and_seek.py",
+    "tests/layers/test_augmentation_dicts.py",
+    "tests/models/test_models.py",
+    "tests/test_cam.py",
+]
 
 
 def _run_under(backend: str, exchange: Path) -> str:

@@ -24,14 +24,22 @@ def test_demo_writes_report_table_and_pictures_and_reuses_finished_runs(tmp_path
     # The protocol: MaxBoxAcc's threshold chosen on val, the table scored on test at it.
     for name, run in (("GAP", "gap"), ("Hide-and-Seek", "hide_and_seek")):
         scored = results[name]
-        chosen = json.loads((out / run / "eval" / "val" / "metrics.json").read_text())
-        assert (chosen["data"]["split"], scored["data"]["split"]) == ("val", "test")
-        m = scored["metrics"]
-        assert (m["threshold_split"], m["scored_split"]) == ("val", "test")
-        tau = chosen["metrics"]["max_box_acc_threshold"]
-        assert m["max_box_acc_threshold"] == tau
-        curves = m["curves"]
-        assert m["max_box_acc"] == curves["box_acc"]["0.5"][curves["cam_thresholds"].index(tau)]
+        saved = json.loads((out / run / "eval" / "test" / "metrics.json").read_text())
+        assert saved["threshold_choice"] == json.loads(json.dumps(scored["threshold_choice"]))
+        choice = scored["threshold_choice"]
+        assert (choice["chosen_on"], choice["reported_on"], scored["data"]["split"]) == (
+            "val",
+            "test",
+            "test",
+        )
+        assert choice["held_out"]
+        tau = choice["tau"]
+        curves = scored["metrics"]["curves"]
+        i = curves["cam_thresholds"].index(tau)
+        assert choice["max_box_acc"] == curves["box_acc"]["0.5"][i]
+        chosen_on_val = choice["chosen_on_curves"]["box_acc"]["0.5"]
+        assert chosen_on_val[i] == max(chosen_on_val)
+        assert f"{choice['max_box_acc']:.1f} (t={tau:g})" in report
 
     model_time = (out / "gap" / "model.keras").stat().st_mtime_ns
     run_demo(out, seed=1, epochs=1, num_images=64, val_images=32, progress=False)

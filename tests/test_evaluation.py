@@ -57,6 +57,11 @@ def test_writes_the_eval_directory(run_dir):
         "num_images": 12,
         "num_classes": 8,
         "image_size": [32, 32],
+        "strict_boxes": False,
+        "clipped_boxes": 0,
+        "clipped_examples": [],
+        "skipped_images": 0,
+        "skipped_examples": [],
     }
     assert saved["protocol"]["cam_thresholds"] == [0.2]  # small_gap: the paper's 0.2
     assert saved["metrics"]["num_images"] == 12

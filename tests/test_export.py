@@ -18,9 +18,15 @@ import tensorflow as tf
 
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
-from hide_and_seek_tf.classifier import preprocess
+from hide_and_seek_tf.classifier import find_cam_head, preprocess
 from hide_and_seek_tf.cli import export as export_cli
-from hide_and_seek_tf.export import WARMUP_FILE, CamServer, batch_buckets, export_serving
+from hide_and_seek_tf.export import (
+    WARMUP_FILE,
+    CamServer,
+    batch_buckets,
+    export_serving,
+    serving_options,
+)
 from hide_and_seek_tf.models import build_model
 
 SIZE = 32
@@ -317,17 +323,29 @@ def test_after_warmup_no_batch_size_compiles_anything(model, tmp_path):
         np.testing.assert_array_equal(uint8, want[: int(size)])
 
 
-def test_keras_applications_classifier_exports_class_cam_and_box(tmp_path, capsys):
-    """export.py --model: a keras.applications MobileNetV2 (its top, softmax head, [-1, 1] input)
-    served from raw PNG bytes, the "tf" preprocessing inside the graph."""
+def _four_class_applications_model():
     keras.utils.set_random_seed(3)
-    net = keras.applications.MobileNetV2(
+    return keras.applications.MobileNetV2(
         weights=None, alpha=0.35, input_shape=(64, 64, 3), classes=4
     )
+
+
+def test_keras_applications_classifier_exports_class_cam_and_box(tmp_path, capsys):
+    """export.py --model: a 4-class keras.applications MobileNetV2 (its top, softmax head, [-1, 1]
+    input) served from raw PNG bytes, the "tf" preprocessing inside the graph; with the defaults,
+    which fit the model: its 4 classes (not 5) and its 2 x 2 CAM."""
+    net = _four_class_applications_model()
     net.save(tmp_path / "net.keras")
     (tmp_path / "names.txt").write_text("ant\nbee\ncat\ndog\n")
     argv = ["--model", str(tmp_path / "net.keras"), "--class-names", str(tmp_path / "names.txt")]
-    argv += ["--out", str(tmp_path / "out"), "--preprocessing", "tf", "--top-k", "2"]
+    argv += ["--out", str(tmp_path / "out"), "--preprocessing", "tf"]
+    # Refused, naming the value, before anything is written.
+    assert export_cli.main(argv + ["--top-k", "5"]) == 2
+    error = capsys.readouterr().err
+    assert error == (
+        "export.py: error: `top_k` must be in [1, 4] for this 4-class model. Received: top_k=5\n"
+    )
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
     assert export_cli.main(argv + ["--max-batch-size", "4"]) == 0
     served = tf.saved_model.load(str(tmp_path / "out" / "1"))
     pixels = _pixels(3, seed=9, size=64)
@@ -337,11 +355,11 @@ def test_keras_applications_classifier_exports_class_cam_and_box(tmp_path, capsy
     _, cams = class_activation_maps(net, inputs, top_k=1)
     want_boxes = cams_to_boxes(cams[:, 0], (0.2,))[:, 0].numpy()
     np.testing.assert_array_equal(out["classes"][:, 0], probs.argmax(-1))
-    np.testing.assert_allclose(out["scores"], np.sort(probs, -1)[:, ::-1][:, :2], atol=1e-5)
+    np.testing.assert_allclose(out["scores"], np.sort(probs, -1)[:, ::-1], atol=1e-5)  # all 4
     np.testing.assert_array_equal(out["boxes"], want_boxes)
     names = np.array(["ant", "bee", "cat", "dog"])
     assert out["labels"].numpy().astype(str).tolist() == names[out["classes"].numpy()].tolist()
-    assert out["cams"].shape == (3, 14, 14)
+    assert out["cams"].shape == (3, 2, 2)  # its maps before the pooling are 2 x 2
     # A model CAM cannot read is refused with the candidate layers named, and nothing written.
     plain = keras.Sequential(
         [keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)]
@@ -478,3 +496,29 @@ def test_the_pixel_limit_is_fixed_at_export(model):
     assert shape.numpy().tolist() == [[SIZE, SIZE]]
     with pytest.raises(ValueError, match="max_image_pixels"):
         CamServer(model, CLASS_NAMES, max_image_pixels=0)
+
+
+def test_serving_defaults_follow_the_model_and_bad_values_are_refused_naming_them():
+    net = _four_class_applications_model()  # 64 x 64 input, 2 x 2 maps before its pooling
+    assert serving_options(net, find_cam_head(net)) == (0.2, 4, 2)
+    ten = build_model("small_gap", 10, input_shape=(SIZE, SIZE, 3))
+    maps = find_cam_head(ten).features.shape[1]
+    assert serving_options(ten, find_cam_head(ten)) == (0.2, 5, maps)
+    # The paper's threshold for the network the model is (by name), as evaluate.py uses.
+    googlenet = build_model("googlenet_gap", 4, input_shape=(64, 64, 3))
+    assert serving_options(googlenet, find_cam_head(googlenet))[0] == 0.3
+    assert serving_options(net, find_cam_head(net), 0.5, 3, 64) == (0.5, 3, 64)  # given: kept
+    head = find_cam_head(net)
+    refusals = {
+        "`top_k` must be in [1, 4] for this 4-class model. Received: top_k=5": {"top_k": 5},
+        "`top_k` must be in [1, 4] for this 4-class model. Received: top_k=0": {"top_k": 0},
+        "`top_k` must be in [1, 4] for this 4-class model. Received: top_k=2.0": {"top_k": 2.0},
+        "`cam_size` must be in [1, 64] for this 64x64-input model. Received: cam_size=65": {
+            "cam_size": 65
+        },
+        "`threshold` must be in [0, 1]. Received: threshold=1.5": {"threshold": 1.5},
+    }
+    for message, given in refusals.items():
+        with pytest.raises(ValueError) as raised:
+            serving_options(net, head, **given)
+        assert str(raised.value) == message

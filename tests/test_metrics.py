@@ -128,7 +128,8 @@ def test_max_box_acc_v2_counts_any_component():
     cam[0, 3:7, 14:18] = 0.9  # 16 px, matches the GT box
     gt = np.array([[[14, 3, 17, 6]]])
     ev = LocalizationEvaluator(cam_thresholds=(0.5,))
-    ev.accumulate_cams(np.array([[1.0, 0.0]]), cam, np.array([0]), gt)
+    largest, every = cams_to_boxes(cam, (0.5,)), cams_to_boxes(cam, (0.5,), mode="all")
+    ev.accumulate(np.array([[1.0, 0.0]]), largest, np.array([0]), gt, all_boxes=every)
     r = ev.compute()
     assert r["gt_known_loc"] == 0.0
     assert r["max_box_acc_v2"] == 100.0
@@ -148,7 +149,9 @@ def test_perfect_cams_give_100_percent():
     labels = rng.integers(0, 3, n)
     logits = np.eye(3)[labels] * 5.0
     ev = LocalizationEvaluator(cam_thresholds=(0.2, 0.5, 0.9))
-    ev.accumulate_cams(logits, cams, labels, gt)
+    grid = ev.cam_thresholds
+    every = cams_to_boxes(cams, grid, mode="all")
+    ev.accumulate(logits, cams_to_boxes(cams, grid), labels, gt, all_boxes=every)
     r = ev.compute()
     assert r["top1_cls"] == r["gt_known_loc"] == r["top1_loc"] == r["top5_loc"] == 100.0
     assert r["max_box_acc"] == r["max_box_acc_v2"] == 100.0

@@ -1,4 +1,4 @@
-"""The command-line programs: `hide-and-seek-train`, `-evaluate`, `-export` and `-demo`.
+"""The command-line programs: `hide-and-seek-train`, `-evaluate`, `-export`, `-demo` and `-data`.
 
 A quiet start. Importing this package sets TensorFlow's C++ log level to 2 (info and warnings
 hidden) unless the user set `TF_CPP_MIN_LOG_LEVEL`. That is not enough on its own: TensorFlow logs

@@ -7,6 +7,10 @@
     python evaluate.py --run-dir runs/tiny-has16 --thresholds 0.25 --ten-crop    # report at 0.25
     python evaluate.py --model resnet.keras --data tfds:caltech_birds2011 --split test \\
         --preprocessing caffe                                   # any Keras GAP/GMP classifier
+    python evaluate.py --run-dir runs/cub --data wsol:metadata/CUB --data-dir CUB/images \\
+        --split test --protocol wsolevaluation --save-cams cams/   # wsolevaluation's numbers
+    python evaluate.py --cams cams/ --data wsol:metadata/CUB --data-dir CUB/images --split test \\
+        --protocol wsolevaluation                   # CAMs another tool saved (<image_id>.npy)
 
 Writes RUN/eval/ (with --model: eval/ beside the file): metrics.json, per_image.csv,
 thresholds.csv, threshold_curve.png, cams.png, cam_contrast.png (atomically). --choose-on SPLIT
@@ -58,6 +62,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--model",
         help="any Keras classifier saved as .keras (global pooling -> Dense); needs --data",
     )
+    source.add_argument(
+        "--cams",
+        metavar="DIR",
+        help="score CAM files DIR/<image_id>.npy (wsolevaluation's format) instead of a model; "
+        "needs --data; no class scores",
+    )
     parser.add_argument("--data", help="data spec to evaluate on (default: the run's)")
     parser.add_argument("--split", default="val", help="split to report (default: val)")
     parser.add_argument(
@@ -98,11 +108,47 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="none",
         help="keras.applications input convention applied to raw pixels before the model",
     )
+    parser.add_argument(
+        "--strict-boxes",
+        action="store_true",
+        default=None,
+        help="refuse a box that extends past its image instead of clipping it (default: the "
+        "run's setting)",
+    )
+    parser.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        default=None,
+        help="leave unreadable images out (counted in metrics.json) instead of stopping "
+        "(default: the run's setting)",
+    )
+    parser.add_argument(
+        "--baseline-split",
+        help="split the fixed-box baseline is fitted on when the training split's boxes are not "
+        "on disk (default: none, the baseline is then reported as unavailable)",
+    )
     parser.add_argument("--cam-layer", help="layer whose output the CAM weighs (default: found)")
     parser.add_argument("--classifier-layer", help="the classifier Dense (default: found)")
+    parser.add_argument(
+        "--protocol",
+        choices=("paper", "wsolevaluation"),
+        default="paper",
+        help="box rules: paper (default; largest 8-connected component at the image size) or "
+        "wsolevaluation (clovaai/wsolevaluation's BoxEvaluator exactly: 224 x 224, OpenCV "
+        "contours, thresholds 0.00..0.99; needs opencv-python-headless)",
+    )
+    parser.add_argument(
+        "--save-cams",
+        metavar="DIR",
+        help="write each scored CAM as DIR/<image_id>.npy (float32 in [0, 1])",
+    )
+    parser.add_argument("--data-dir", help="image root of --data (e.g. wsol: metadata's images)")
     args = parser.parse_args(argv)
-    if args.model and not args.data:
-        parser.error("--model needs --data (a run directory knows its data, a model file does not)")
+    if (args.model or args.cams) and not args.data:
+        parser.error(
+            f"{'--model' if args.model else '--cams'} needs --data (a run directory knows its "
+            "data, a model file or CAM folder does not)"
+        )
     if args.run_dir and args.preprocessing != "none":
         parser.error(
             "--preprocessing goes with --model: a run's model normalizes inside itself, so it "
@@ -157,6 +203,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from hide_and_seek_tf.evaluation import evaluate_run, format_report
 
     run_dir, out_dir, load_run = args.run_dir, args.out_dir, None
+    if args.cams:
+        out_dir = out_dir or Path(args.cams).parent / EVAL_DIR
     if args.model:
         from hide_and_seek_tf.classifier import load_classifier
 
@@ -188,8 +236,15 @@ def _evaluate(args: argparse.Namespace) -> int:
             cam_layer=args.cam_layer,
             classifier_layer=args.classifier_layer,
             preprocessing=None if args.preprocessing == "none" else args.preprocessing,
+            protocol=args.protocol,
+            save_cams=args.save_cams,
+            cams=args.cams,
+            data_dir=args.data_dir,
+            strict_boxes=args.strict_boxes,
+            skip_bad_images=args.skip_bad_images,
+            baseline_split=args.baseline_split,
         )
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, ImportError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
     out_dir = out_dir or os.path.join(run_dir, EVAL_DIR)

@@ -1,7 +1,7 @@
 """Export a classifier as a TF Serving SavedModel returning class, score, label, CAM and box.
 
     python export.py --run-dir runs/demo/hide_and_seek [--out RUN/serving] [--version N] \
-        [--threshold T] [--top-k 5] [--cam-size 14] [--max-batch-size 64] [--max-image-pixels N]
+        [--threshold T] [--top-k K] [--cam-size S] [--max-batch-size 64] [--max-image-pixels N]
     python export.py --model my_classifier.keras --class-names names.txt --out serving \
         [--preprocessing caffe] [--cam-layer NAME --classifier-layer NAME]
 
@@ -48,8 +48,15 @@ def main(argv: list[str] | None = None) -> int:
         help="CAM threshold, fraction of the map's max (default: the paper's: 0.3 for "
         "googlenet_gap, else 0.2)",
     )
-    parser.add_argument("--top-k", type=int, default=5)
-    parser.add_argument("--cam-size", type=int, default=14)
+    parser.add_argument(
+        "--top-k", type=int, default=None, help="classes returned (default: min(5, classes))"
+    )
+    parser.add_argument(
+        "--cam-size",
+        type=int,
+        default=None,
+        help="side of the returned CAM (default: that of the maps the CAM weighs)",
+    )
     parser.add_argument(
         "--max-batch-size",
         type=int,

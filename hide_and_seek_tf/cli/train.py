@@ -43,6 +43,7 @@ from hide_and_seek_tf.training.config import (  # no TensorFlow: `--help` starts
     DEMO_HIDE_PATCH_SIZES,
     DEMO_IMAGE_SIZE,
     DEMO_NUM_IMAGES,
+    HIDE_IN,
     RECIPES,
     STRATEGIES,
     TrainConfig,
@@ -113,6 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--image-size",
         help=f"S or HxW the model trains on (default: the data's own; synthetic {DEMO_IMAGE_SIZE})",
+    )
+    data.add_argument(
+        "--strict-boxes",
+        action="store_true",
+        default=None,
+        help="refuse a box that extends past its image instead of clipping it (clipped boxes are "
+        "counted in config.json)",
+    )
+    data.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        default=None,
+        help="leave unreadable images (truncated, empty, not an image, over the pixel limit) out, "
+        "counted in config.json, instead of stopping",
     )
     model = p.add_argument_group("model and Hide-and-Seek")
     model.add_argument("--model", help="build_model name (default small_gap)")
@@ -191,9 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--mixed-precision",
         nargs="?",
         const=True,
-        choices=("float16", "bfloat16"),
-        help="mixed precision: float16 (GPUs; the default when no value is given) or bfloat16 "
-        "(CPUs with AMX/AVX512-BF16, TPUs)",
+        choices=("auto", "float32", "float16", "bfloat16"),
+        help="auto (default): the fastest precision this machine runs natively (bfloat16 on CPUs "
+        "with AMX/AVX512-BF16 and GPUs from compute capability 8.0, float16 on 7.x, else "
+        "float32; the log says which); float32; float16 (GPUs; the value when none is given); "
+        "bfloat16",
+    )
+    run.add_argument(
+        "--hide-in",
+        choices=HIDE_IN,
+        help="where hiding runs: data (default: the tf.data map, on the CPU) or model (a "
+        "training-only HideAndSeek layer inside the train step, on the GPU where there is one)",
     )
     run.add_argument(
         "--jit-compile", action=argparse.BooleanOptionalAction, help="XLA-compile steps"
@@ -228,10 +251,13 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         "data_dir", "max_per_class", "train_split", "num_images", "model", "weights", "pooling", "hide_prob", "augment", "epochs",
         "batch_size", "schedule", "lr", "weight_decay", "seed", "steps_per_epoch", "validation",
         "run_dir", "resume", "backup_every", "strategy", "mixed_precision", "jit_compile",
+        "hide_in", "strict_boxes", "skip_bad_images",
     ):  # fmt: skip
         value = getattr(args, name)
         if value is not None:
             given[name] = value
+    if given.get("mixed_precision") == "float32":
+        given["mixed_precision"] = False
     base: dict[str, Any] = {}
     saved = Path(args.run_dir or "", CONFIG_FILE)
     if args.resume and args.run_dir and saved.is_file():

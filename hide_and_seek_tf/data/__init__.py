@@ -7,7 +7,10 @@ Every source yields the same unbatched element::
 
 with boxes x0, y0, x1, y1 in inclusive pixel coordinates of `image`; n >= 1 except for the
 training images of sources where not all images are annotated (n = 0; evaluation refuses them).
-A spec is parsed once into a `DataSpec` (`hide_and_seek_tf.data.spec`).
+A spec is parsed once into a `DataSpec` (`hide_and_seek_tf.data.spec`). The file sources read every
+selected image's header before they return (`hide_and_seek_tf.data.checks`: unreadable images, the
+pixel limit, boxes past the image clipped and counted); `hide-and-seek-data check SPEC` reports on a
+whole source (`hide_and_seek_tf.data.dataset_check`).
 """
 
 from hide_and_seek_tf._lazy import lazy_attributes

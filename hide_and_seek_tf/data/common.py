@@ -45,6 +45,12 @@ class DatasetInfo:
         num_without_boxes: elements with no box (ImageNet train images without annotation,
             CSV rows with empty box fields): usable for training; evaluation refuses them.
         without_boxes: the ids of the first few of them, for messages.
+        num_clipped_boxes: boxes that extended past their image and were clipped to it
+            (`data.checks`); clipped_boxes: the first few, for messages.
+        num_skipped_images: unreadable images left out (`skip_bad_images`); skipped_images:
+            the first few, with why.
+        scan: what the header scan of the split found (`data.checks.ScanSummary`), for sources
+            whose files are scanned, else None.
     """
 
     name: str
@@ -56,6 +62,11 @@ class DatasetInfo:
     max_boxes: int | None = None
     num_without_boxes: int = 0
     without_boxes: tuple[str, ...] = ()
+    num_clipped_boxes: int = 0
+    clipped_boxes: tuple[str, ...] = ()
+    num_skipped_images: int = 0
+    skipped_images: tuple[str, ...] = ()
+    scan: Any = dataclasses.field(default=None, compare=False, repr=False)
 
 
 def parse_image_size(image_size: Any, name: str = "image_size") -> tuple[int, int]:

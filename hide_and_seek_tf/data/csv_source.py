@@ -23,8 +23,10 @@ images the model trained on. Example::
     photos/dog_07.png,dog,,,,,train
     photos/dog_11.jpg,dog,40,22,310,240,val
 
-Malformed rows, boxes that are inverted or leave their image, and unreadable or missing images
-are errors naming the file and line.
+The file may start with a UTF-8 byte-order mark and use CRLF line ends (as spreadsheets save it).
+Malformed rows, inverted boxes, boxes entirely outside their image, and unreadable or missing
+images are errors naming the file and line; a box that extends past its image is clipped to it and
+counted (`data.checks`). Absolute image paths are used as they are.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from hide_and_seek_tf.data.files import (
     by_class,
     cap,
     check_present,
+    check_records,
     corner_box,
     dataset_info,
     file_stamp,
@@ -77,7 +80,7 @@ class CsvTable:
 @functools.lru_cache(maxsize=4)
 def _read(path_text: str, stamp: tuple) -> CsvTable:
     path = Path(path_text)
-    with path.open(newline="", encoding="utf-8") as f:
+    with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
@@ -130,6 +133,7 @@ def _read(path_text: str, stamp: tuple) -> CsvTable:
                 images[image] = {
                     "label": label, "split": split, "boxes": [] if box is None else [box],
                     "where": where, "boxless": box is None,
+                    "lines": [] if box is None else [(where, line)],
                 }  # fmt: skip
                 continue
             if (entry["label"], entry["split"]) != (label, split):
@@ -143,6 +147,7 @@ def _read(path_text: str, stamp: tuple) -> CsvTable:
                     f"box (first at {entry['where']}). Received: {line!r}"
                 )
             entry["boxes"].append(box)
+            entry["lines"].append((where, line))
     if not images:
         raise ValueError(f"No rows in {path}.")
     class_ids = tuple(sorted({e["label"] for e in images.values()}))
@@ -150,7 +155,9 @@ def _read(path_text: str, stamp: tuple) -> CsvTable:
     records, splits = [], []
     for order, (image, e) in enumerate(images.items()):
         records.append(
-            Record(image, label_of[e["label"]], e["boxes"], image, e["where"], None, order)
+            Record(
+                image, label_of[e["label"]], e["boxes"], image, e["where"], None, order, e["lines"]
+            )
         )
         splits.append(e["split"])
     names = list(dict.fromkeys(splits))
@@ -222,19 +229,19 @@ def load_csv(spec: Any, split: str, **options: Any) -> tuple[tf.data.Dataset, Da
             FILE's folder).
         split: a split of the file (see the module docstring).
         **options: `classes` (None, K or a list of label names), `max_per_class`, `num_images`,
-            `image_size`.
+            `image_size`, `strict_boxes`, `skip_bad_images`, `max_image_pixels`.
 
     Raises:
         FileNotFoundError / ValueError: a malformed header or row (naming file and line), an
-            unknown split, a listed image that is missing.
-        tf.errors.InvalidArgumentError: while iterating, naming the image and the CSV line: an
-            unreadable image or a box outside it.
+            unknown split, a listed image that is missing, an unreadable image, a box entirely
+            outside its image (see `data.checks`).
     """
     records, kept, table = _split_records(spec, options, split)
     root = spec.image_root or table.path.parent
     check_present(records, FolderListing(root), str(root))
+    records, checked = check_records(records, options, source=str(spec), root=root)
     ds = records_dataset(records, root=root, image_size=options.get("image_size"))
     info = dataset_info(
-        "csv", records, table.class_ids, table.class_ids, kept, options.get("image_size")
+        "csv", records, table.class_ids, table.class_ids, kept, options.get("image_size"), checked
     )
     return ds, info

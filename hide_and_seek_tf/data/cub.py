@@ -17,6 +17,9 @@ clovaai/wsolevaluation writes the same annotation as x1 = x + w, y1 = y + h and 
 with the +1 of inclusive boxes: their box is one pixel wider and taller than the annotation (ours
 plus one on x1 and y1; IoU between the two is w h / ((w + 1)(h + 1)), above 0.99 for boxes of 200
 px). The `wsol:` source reads their files as written, so numbers stay comparable with theirs.
+The official file has boxes that run past their image (in classes 1-50, 14 of 2,889: x + w > W or
+y + h > H, mostly by 1-2 px, once by 33 px): they are clipped to the image and counted, which gives
+wsolevaluation's own clipping (x1 = min(x + w, W - 1)) on that axis (`data.checks`).
 
 Splits: "train" (5,994 images), "test" (5,794), and for choosing CAM thresholds on images the model
 did not train on, "train_holdout" (the last `HOLDOUT_PER_CLASS` train images of each class by
@@ -46,6 +49,7 @@ from hide_and_seek_tf.data.files import (
     by_class,
     cap,
     check_present,
+    check_records,
     dataset_info,
     file_stamp,
     interleave,
@@ -188,10 +192,10 @@ def _parse(texts: dict[str, str], where_of: dict[str, str], location: str) -> tu
         x, y, w, h = parse_numbers(
             numbers, box_at, "'<image_id> <x> <y> <width> <height>' (numbers)", box_line
         )
-        if x < 0 or y < 0 or w <= 0 or h <= 0:
+        if w <= 0 or h <= 0:
             raise ValueError(
-                f"Malformed annotation at {box_at}: the box must have x, y >= 0 and a positive "
-                f"width and height. Received: {box_line!r}"
+                f"Malformed annotation at {box_at}: the box must have a positive width and "
+                f"height. Received: {box_line!r}"
             )
         records.append(
             Record(
@@ -201,6 +205,7 @@ def _parse(texts: dict[str, str], where_of: dict[str, str], location: str) -> tu
                 id=path,
                 where=box_at,
                 key=image_id,
+                box_lines=[(box_at, box_line)],
             )
         )
         is_train.append(flag == "1")
@@ -217,7 +222,7 @@ def _parse(texts: dict[str, str], where_of: dict[str, str], location: str) -> tu
 @functools.lru_cache(maxsize=4)
 def _read_folder(root: str, stamps: tuple) -> CubAnnotations:
     folder = Path(root)
-    texts = {name: (folder / name).read_text(encoding="utf-8") for name in _FILES}
+    texts = {name: (folder / name).read_text(encoding="utf-8-sig") for name in _FILES}
     where_of = {name: str(folder / name) for name in _FILES}
     class_ids, records, is_train = _parse(texts, where_of, root)
     return CubAnnotations(root, class_ids, records, is_train, folder, None, "", None)
@@ -316,17 +321,19 @@ def load_cub(spec: Any, split: str, **options: Any) -> tuple[tf.data.Dataset, Da
             CUB_200_2011.tgz.
         split: one of `SPLITS`.
         **options: `classes` (None, K or a list of classes.txt names such as
-            "001.Black_footed_Albatross"), `max_per_class`, `num_images`, `image_size`.
+            "001.Black_footed_Albatross"), `max_per_class`, `num_images`, `image_size`,
+            `strict_boxes`, `skip_bad_images`, `max_image_pixels` (see `data.checks`).
 
     Returns:
         (dataset, info). `info.wnids` holds the classes.txt names, `info.class_names` the readable
         ones ("Black footed Albatross"); `info.image_size` is None unless `image_size` is given.
+        Boxes past their image (the official file has some) are clipped, counted in
+        `info.num_clipped_boxes`.
 
     Raises:
         FileNotFoundError / ValueError: a missing file or a malformed line (named with its line),
-            an image listed in images.txt but missing from images/ (for the selected classes).
-        tf.errors.InvalidArgumentError: while iterating, naming the file: an unreadable image or
-            a box outside its image.
+            an image listed in images.txt but missing from images/ (for the selected classes),
+            an unreadable image, a box entirely outside its image (see `data.checks`).
     """
     notes = read_cub_annotations(spec.path)
     records, kept = _split_records(
@@ -340,11 +347,16 @@ def load_cub(spec: Any, split: str, **options: Any) -> tuple[tf.data.Dataset, Da
         order = notes.archive_order
         members = [dataclasses.replace(r, path=notes.member_prefix + r.path) for r in records]
         check_present(members, lambda p: p in order, f"{notes.archive}:{notes.member_prefix}images")
-        members.sort(key=lambda r: order[r.path])
-        ds = records_dataset(members, archive=notes.archive, image_size=options.get("image_size"))
+        index = read_tar_index(notes.archive, _FILES)  # cached: the headers of its images
+        records, checked = check_records(members, options, source=str(spec), archive=index)
+        records.sort(key=lambda r: order[r.path])
+        ds = records_dataset(records, archive=notes.archive, image_size=options.get("image_size"))
     else:
         check_present(records, FolderListing(notes.root), str(notes.root))
+        records, checked = check_records(records, options, source=str(spec), root=notes.root)
         ds = records_dataset(records, root=notes.root, image_size=options.get("image_size"))
     names = class_names(notes.class_ids)
-    info = dataset_info("cub", records, notes.class_ids, names, kept, options.get("image_size"))
+    info = dataset_info(
+        "cub", records, notes.class_ids, names, kept, options.get("image_size"), checked
+    )
     return ds, info

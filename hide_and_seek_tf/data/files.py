@@ -1,19 +1,16 @@
 """What the file sources (CUB, ImageNet, wsolevaluation metadata, CSV) share.
 
 Each source parses its annotations once in Python into `Record`s (what to read, its label and
-boxes, and which annotation line listed it), selects a split with the helpers here, and hands the
-records to `records_dataset`, which reads the bytes in tf.data (`tf.io.read_file`, parallel; or
-one streaming reader of a .tgz) and decodes them in a parallel map:
+boxes, and which annotation line listed it), selects a split with the helpers here, checks the
+selected images with `check_records` (their headers read in Python: bad images, decompression
+bombs, boxes past the image clipped and counted; see `checks`) and hands the records to
+`records_dataset`, which reads the bytes in tf.data (`tf.io.read_file`, parallel; or one streaming
+reader of a .tgz) and decodes them in a parallel map: JPEG, PNG, GIF and BMP by content, whatever
+the file's extension (a few ILSVRC ".JPEG" files are PNGs); CMYK and grayscale JPEGs come out RGB
+(TensorFlow's libjpeg converts CMYK).
 
-- JPEG, PNG, GIF and BMP by content, whatever the file's extension (a few ILSVRC ".JPEG" files are
-  PNGs); CMYK and grayscale JPEGs come out RGB (TensorFlow's libjpeg converts CMYK);
-- a file that is none of these, or a JPEG / PNG without its end marker (a truncated download),
-  fails with an error naming the file and the annotation line that listed it, as does a box that
-  leaves the image or an image whose size differs from the one its metadata states.
-
-Boxes are inclusive pixel corners (x0, y0, x1, y1). A box whose far edge lies exactly on the
-image's border (x1 = W or y1 = H: the exclusive edge that wsolevaluation writes for CUB as
-x + w) is the last row or column: it is clipped to W - 1 / H - 1. Anything further out is an error.
+Boxes are inclusive pixel corners (x0, y0, x1, y1), x0 <= x1 and y0 <= y1 when parsed; whether
+they fit their image is decided by `checks.check_images`, once the image's size is known.
 """
 
 from __future__ import annotations
@@ -30,6 +27,16 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from hide_and_seek_tf.data.checks import (
+    BadImage,
+    CheckedImages,
+    ImageEntry,
+    ImageHeader,
+    check_images,
+    files_key,
+    header_of_bytes,
+    header_of_file,
+)
 from hide_and_seek_tf.data.common import (
     DatasetInfo,
     check_count,
@@ -54,6 +61,8 @@ class Record:
         where: the annotation that listed it, "FILE line N", for error messages.
         size: (width, height) the metadata states, or None.
         key: sort key within its class (e.g. the image index), for holdout selection.
+        box_lines: per box, (where, line) of the annotation that gave it, or None (`where`).
+        size_where: the annotation that states `size`, or None (`where`).
     """
 
     path: str
@@ -63,6 +72,8 @@ class Record:
     where: str
     size: tuple[int, int] | None = None
     key: Any = None
+    box_lines: list[tuple[str, str]] | None = None
+    size_where: str | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -91,29 +102,19 @@ def round_half_up(value: float) -> float:
     return float(math.floor(value + 0.5))
 
 
-def corner_box(
-    values: Sequence[float], where: str, line: str, size: tuple[int, int] | None = None
-) -> tuple[float, float, float, float]:
-    """Inclusive corners x0, y0, x1, y1 (rounded half up) checked: 0 <= x0 <= x1, 0 <= y0 <= y1,
-    and inside `size` = (W, H) when known (x1 = W is the last column, see the module docstring).
+def corner_box(values: Sequence[float], where: str, line: str) -> tuple[float, float, float, float]:
+    """Inclusive corners x0, y0, x1, y1 (rounded half up) with x0 <= x1 and y0 <= y1. Whether the
+    box fits its image is checked once the image's size is known (`checks.check_images`).
 
     Raises:
-        ValueError: naming `where` and echoing `line`.
+        ValueError: an inverted (empty) box, naming `where` and echoing `line`.
     """
     x0, y0, x1, y1 = (round_half_up(v) for v in values)
-    if not (0 <= x0 <= x1 and 0 <= y0 <= y1):
+    if not (x0 <= x1 and y0 <= y1):
         raise ValueError(
-            f"Malformed annotation at {where}: the box must satisfy 0 <= x0 <= x1 and "
-            f"0 <= y0 <= y1 (inclusive corners). Received: {line!r}"
+            f"Malformed annotation at {where}: the box must satisfy x0 <= x1 and y0 <= y1 "
+            f"(inclusive corners). Received: {line!r}"
         )
-    if size is not None:
-        width, height = size
-        if x1 > width or y1 > height:
-            raise ValueError(
-                f"Malformed annotation at {where}: the box leaves the {width} x {height} image "
-                f"(x1 <= {width - 1}, y1 <= {height - 1}). Received: {line!r}"
-            )
-        x1, y1 = min(x1, width - 1.0), min(y1, height - 1.0)
     return x0, y0, x1, y1
 
 
@@ -253,11 +254,16 @@ def _tar_bytes(archive: Path, members: Sequence[str], chunk: int = 64) -> tf.dat
 
 @dataclasses.dataclass(frozen=True)
 class TarIndex:
-    """The members of a tar archive: names in archive order, and the text files asked for."""
+    """The members of a tar archive: names in archive order, the text files asked for, and the
+    header (or why it is bad) of every member named like an image."""
 
     path: Path
     order: dict[str, int]
     texts: dict[str, str]
+    headers: dict[str, ImageHeader | BadImage] = dataclasses.field(default_factory=dict)
+
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 
 
 @functools.lru_cache(maxsize=4)
@@ -265,6 +271,7 @@ def _read_tar_index(stamp: tuple[str, int, int], text_names: tuple[str, ...]) ->
     path = Path(stamp[0])
     order: dict[str, int] = {}
     texts: dict[str, str] = {}
+    headers: dict[str, ImageHeader | BadImage] = {}
     wanted = set(text_names)
     try:
         with tarfile.open(path, "r|*") as tar:
@@ -273,104 +280,92 @@ def _read_tar_index(stamp: tuple[str, int, int], text_names: tuple[str, ...]) ->
                     continue
                 order[member.name] = len(order)
                 if member.name.rsplit("/", 1)[-1] in wanted:
-                    texts[member.name] = tar.extractfile(member).read().decode("utf-8")
+                    texts[member.name] = tar.extractfile(member).read().decode("utf-8-sig")
+                elif member.name.lower().endswith(IMAGE_EXTENSIONS):
+                    # The stream is decompressed anyway: the headers cost no extra pass.
+                    try:
+                        headers[member.name] = header_of_bytes(tar.extractfile(member).read())
+                    except BadImage as err:
+                        headers[member.name] = err
     except (tarfile.TarError, EOFError, OSError) as err:
         raise ValueError(f"Not a readable tar archive: {path} ({err})") from err
-    return TarIndex(path, order, texts)
+    return TarIndex(path, order, texts, headers)
 
 
 def read_tar_index(path: Path, text_names: Sequence[str]) -> TarIndex:
     """Lists a tar(.gz) archive once (cached while the file is unchanged), keeping the text of
-    members whose base name is in `text_names`."""
+    members whose base name is in `text_names` and the headers of the images."""
     return _read_tar_index(file_stamp(path), tuple(sorted(text_names)))
 
 
-# A JPEG's end marker (FF D9) must be in its last bytes (a little trailing padding is tolerated);
-# a PNG ends with its IEND chunk.
-_JPEG_TAIL = 64
-
-
-def _starts(head: tf.Tensor, magic: bytes) -> tf.Tensor:
-    size = len(magic)
-    if_long = tf.shape(head)[0] >= size
-    padded = tf.concat([head, tf.zeros([size], tf.uint8)], 0)[:size]
-    return if_long & tf.reduce_all(tf.equal(padded, list(magic)))
-
-
-def decode_checked(data: tf.Tensor, location: tf.Tensor, where: tf.Tensor) -> tf.Tensor:
-    """Decodes one image to uint8 (H, W, 3), naming `location` and `where` on bad data.
-
-    The checks read the first 8 and the last 64 bytes as uint8 vectors (no string splitting and
-    no control flow: they cost little next to the decode itself).
-    """
-    length = tf.strings.length(data)
-    head = tf.io.decode_raw(tf.strings.substr(data, 0, tf.minimum(length, 8)), tf.uint8)
-    tail_len = tf.minimum(length, _JPEG_TAIL)
-    tail = tf.io.decode_raw(tf.strings.substr(data, length - tail_len, tail_len), tf.uint8)
-    is_jpeg = _starts(head, b"\xff\xd8\xff")
-    is_png = _starts(head, b"\x89PNG\r\n\x1a\n")
-    is_other = _starts(head, b"GIF8") | _starts(head, b"BM")
-    known = tf.debugging.Assert(
-        is_jpeg | is_png | is_other,
-        ["Not a JPEG, PNG, GIF or BMP image:", location, "(listed at", where, ")"],
-    )
-    jpeg_end = tf.reduce_any(tf.equal(tail[:-1], 0xFF) & tf.equal(tail[1:], 0xD9))
-    last8 = tf.concat([tf.zeros([8], tf.uint8), tail], 0)[-8:]
-    png_end = tf.reduce_all(tf.equal(last8[:4], list(b"IEND"))) & (tail_len >= 12)
-    ends = (is_jpeg & jpeg_end) | (is_png & png_end) | is_other
-    complete = tf.debugging.Assert(
-        ends, ["Truncated image (no end marker):", location, "(listed at", where, ")"]
-    )
-    with tf.control_dependencies([known, complete]):
-        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+def decode_image(data: tf.Tensor) -> tf.Tensor:
+    """Decodes one image (JPEG, PNG, GIF, BMP by content) to uint8 (H, W, 3). The files were
+    checked from their headers before (`check_records`): no check runs here."""
+    image = tf.io.decode_image(data, channels=3, expand_animations=False)
     return tf.ensure_shape(image, (None, None, 3))
 
 
 def _decode(meta: dict[str, tf.Tensor], data: tf.Tensor) -> dict[str, tf.Tensor]:
-    meta = dict(meta)
-    location, where, expected = meta.pop("location"), meta.pop("where"), meta.pop("size")
-    image = decode_checked(data, location, where)
-    shape = tf.shape(image)
-    height, width = shape[0], shape[1]
-    size_ok = tf.reduce_any(expected < 0) | tf.reduce_all(tf.equal(expected, [width, height]))
-    boxes = tf.cast(meta["boxes"], tf.float32)
-    w, h = tf.cast(width, tf.float32), tf.cast(height, tf.float32)
-    inside = tf.reduce_all(boxes[:, 2] <= w) & tf.reduce_all(boxes[:, 3] <= h)
-    checks = [
-        tf.debugging.Assert(
-            size_ok,
-            [
-                "Image size (width, height)",
-                [width, height],
-                "of",
-                location,
-                "differs from",
-                expected,
-                "stated at",
-                where,
-            ],
-        ),  # fmt: skip
-        tf.debugging.Assert(
-            inside,
-            [
-                "Box outside the",
-                width,
-                "x",
-                height,
-                "image",
-                location,
-                "at",
-                where,
-                "boxes:",
-                boxes,
-            ],
-        ),  # fmt: skip
+    return {"image": decode_image(data), **meta}
+
+
+def check_records(
+    records: Sequence[Record],
+    options: dict[str, Any],
+    *,
+    source: str,
+    root: Path | None = None,
+    archive: TarIndex | None = None,
+) -> tuple[list[Record], CheckedImages]:
+    """Checks the images of `records` from their headers (`checks.check_images`): returns the
+    records kept, their boxes clipped to their images, and the check's result.
+
+    Args:
+        records: the split (paths relative to `root`, or member names of `archive`).
+        options: the load options; `strict_boxes`, `skip_bad_images`, `max_image_pixels` apply.
+        source: the spec, for messages.
+        root / archive: where the images are (exactly one).
+
+    Raises:
+        ValueError: one line naming the file and annotation line (see `checks.check_images`).
+    """
+    if archive is not None:
+        location = f"{archive.path}:{{}}"
+
+        def header_of(i: int) -> ImageHeader:
+            found = archive.headers.get(records[i].path)
+            if isinstance(found, BadImage):
+                raise found
+            if found is None:  # a member not named like an image: read it once
+                raise BadImage("not named like an image (.jpg, .jpeg, .png, .gif, .bmp)")
+            return found
+
+    else:
+        location = f"{root}{os.sep}{{}}"
+
+        def header_of(i: int) -> ImageHeader:
+            return header_of_file(root / records[i].path)
+
+    entries = [
+        ImageEntry(
+            location.format(r.path), r.id, r.where, r.boxes, r.box_lines, r.size, r.size_where
+        )
+        for r in records
     ]
-    with tf.control_dependencies(checks):
-        limit = tf.stack([w - 1.0, h - 1.0, w - 1.0, h - 1.0])
-        boxes = tf.minimum(boxes, limit)  # x1 = W (an exclusive edge) is the last column
-        image = tf.identity(image)
-    return {"image": image, **meta, "boxes": boxes}
+    checked = check_images(
+        entries,
+        header_of,
+        source=source,
+        strict_boxes=bool(options.get("strict_boxes")),
+        skip_bad_images=bool(options.get("skip_bad_images")),
+        max_pixels=options.get("max_image_pixels"),
+        cache_key=None if root is None else files_key([root / r.path for r in records]),
+    )
+    kept = [
+        dataclasses.replace(records[i], boxes=boxes, size=size)
+        for i, boxes, size in zip(checked.kept, checked.boxes, checked.sizes, strict=True)
+    ]
+    return kept, checked
 
 
 def records_dataset(
@@ -379,16 +374,15 @@ def records_dataset(
     root: Path | None = None,
     archive: Path | None = None,
     image_size: int | tuple[int, int] | None = None,
-    describe: Callable[[Record], str] | None = None,
 ) -> tf.data.Dataset:
     """Element dicts of `records`, read from files under `root` or from a tar `archive`.
 
     Args:
-        records: the split, in order (for an archive: in the archive's order).
+        records: the split, in order (for an archive: in the archive's order), as
+            `check_records` returned them (the images were checked, the boxes fit them).
         root: folder that `Record.path` is relative to.
         archive: a tar(.gz) whose member names are the `Record.path`s (read in one pass).
         image_size: None keeps each image's size; else resize (boxes scaled).
-        describe: where a record's image is, for error messages (default: its full path).
 
     Returns:
         tf.data.Dataset of {"image": uint8 (H, W, 3), "label": int32, "boxes": float32 (n, 4),
@@ -396,11 +390,6 @@ def records_dataset(
     """
     if (root is None) == (archive is None):
         raise ValueError("Give exactly one of `root` and `archive`.")
-    if describe is None:
-
-        def describe(record: Record) -> str:
-            return str(root / record.path) if root is not None else f"{archive}:{record.path}"
-
     counts = np.asarray([len(r.boxes) for r in records], np.int64)
     flat = np.asarray([b for r in records for b in r.boxes], np.float32).reshape(-1, 4)
     meta = tf.data.Dataset.from_tensor_slices(
@@ -408,15 +397,12 @@ def records_dataset(
             "label": np.asarray([r.label for r in records], np.int32),
             "boxes": tf.RaggedTensor.from_row_lengths(flat, counts),
             "id": [r.id for r in records],
-            "location": [describe(r) for r in records],
-            "where": [r.where for r in records],
-            "size": np.asarray([r.size or (-1, -1) for r in records], np.int32).reshape(-1, 2),
         }
     )
     if archive is not None:
         data = _tar_bytes(archive, [r.path for r in records])
     else:
-        files = [str(root / r.path) for r in records]
+        files = tf.constant([str(root / r.path) for r in records], tf.string)
         data = tf.data.Dataset.from_tensor_slices(files).map(
             tf.io.read_file, num_parallel_calls=tf.data.AUTOTUNE
         )
@@ -434,8 +420,10 @@ def dataset_info(
     class_names: Sequence[str],
     kept: Sequence[int],
     image_size: int | tuple[int, int] | None,
+    checked: CheckedImages | None = None,
 ) -> DatasetInfo:
-    """The `DatasetInfo` of a split of a file source (sizes vary unless `image_size` is given)."""
+    """The `DatasetInfo` of a split of a file source (sizes vary unless `image_size` is given),
+    with what `check_records` clipped and skipped."""
     without = [r.id for r in records if not r.boxes]
     ids = tuple(class_ids[i] for i in kept)
     names = tuple(class_names[i] for i in kept)
@@ -449,6 +437,7 @@ def dataset_info(
         max_boxes=max((len(r.boxes) for r in records), default=0),
         num_without_boxes=len(without),
         without_boxes=tuple(without[:EXAMPLES_KEPT]),
+        **(checked.info_fields() if checked is not None else {}),
     )
 
 
@@ -467,7 +456,8 @@ __all__ = [
     "check_present",
     "corner_box",
     "dataset_info",
-    "decode_checked",
+    "check_records",
+    "decode_image",
     "interleave",
     "parse_numbers",
     "read_tar_index",

@@ -48,6 +48,7 @@ from hide_and_seek_tf.data.files import (
     by_class,
     cap,
     check_present,
+    check_records,
     corner_box,
     dataset_info,
     file_stamp,
@@ -104,7 +105,7 @@ def find_layout(path: str | os.PathLike) -> ImageNetLayout:
 
 def _synsets(path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     wnids, names = [], []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not line.strip():
             continue
         wnid, _, words = line.strip().partition(" ")
@@ -122,10 +123,11 @@ def _synsets(path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
 _ROW = "'ImageId,PredictionString' with PredictionString repeating 'wnid x0 y0 x1 y1'"
 
 
-def _solution(path: Path, label_of: dict[str, int]) -> dict[str, tuple[int, list, str]]:
-    """ImageId -> (label, boxes, where) from a LOC_*_solution.csv."""
-    out: dict[str, tuple[int, list, str]] = {}
-    with path.open(encoding="utf-8") as f:
+def _solution(path: Path, label_of: dict[str, int]) -> dict[str, tuple[int, list, str, str]]:
+    """ImageId -> (label, boxes, where, line) from a LOC_*_solution.csv."""
+    out: dict[str, tuple[int, list, str, str]] = {}
+    # utf-8-sig: a copy saved by a spreadsheet starts with a byte-order mark.
+    with path.open(encoding="utf-8-sig") as f:
         for lineno, line in enumerate(f, start=1):
             line = line.rstrip("\r\n")
             where = f"{path} line {lineno}"
@@ -150,14 +152,14 @@ def _solution(path: Path, label_of: dict[str, int]) -> dict[str, tuple[int, list
                         f"{_SYNSETS}. Received: {line!r}"
                     )
                 labels.add(label_of[wnid])
-                boxes.append(corner_box(parse_numbers(tokens[k + 1 : k + 5], where, _ROW, line),
-                                        where, line))  # fmt: skip
+                values = parse_numbers(tokens[k + 1 : k + 5], where, _ROW, line)
+                boxes.append(corner_box(values, where, line))
             if len(labels) != 1:
                 raise ValueError(
                     f"Malformed annotation at {where}: the boxes name more than one class "
                     f"(CLS-LOC images have one). Received: {line!r}"
                 )
-            out[image_id] = (labels.pop(), boxes, where)
+            out[image_id] = (labels.pop(), boxes, where, line)
     return out
 
 
@@ -186,7 +188,7 @@ def _voc(path: Path, label_of: dict[str, int]) -> tuple[int, list, tuple[int, in
         if None in fields:
             raise annotation_error(at, "<bndbox> with xmin, ymin, xmax, ymax", text)
         labels.add(label_of[wnid])
-        boxes.append(corner_box(parse_numbers(fields, at, "numbers", text), at, text, size))
+        boxes.append(corner_box(parse_numbers(fields, at, "numbers", text), at, text))
     if len(labels) > 1:
         raise ValueError(f"Malformed annotation {where}: the objects name more than one class.")
     return (labels.pop() if labels else -1), boxes, size
@@ -239,7 +241,7 @@ def _train_records(layout: ImageNetLayout, notes: _Notes, kept: tuple[int, ...])
             boxes, where, size = [], str(folder / name), None
             if solution is not None:
                 if image_id in solution:
-                    box_label, boxes, where = solution[image_id]
+                    box_label, boxes, where, _ = solution[image_id]
                     if box_label != label:
                         raise ValueError(
                             f"Malformed annotation at {where}: {image_id} is in {wnid}'s folder "
@@ -257,7 +259,7 @@ def _train_records(layout: ImageNetLayout, notes: _Notes, kept: tuple[int, ...])
     if solution is not None:
         listed = {r.id.rsplit("/", 1)[-1].rsplit(".", 1)[0] for r in records}
         wanted = {notes.wnids[i] for i in kept}
-        for image_id, (_, _, where) in solution.items():
+        for image_id, (_, _, where, _) in solution.items():
             if image_id.split("_")[0] in wanted and image_id not in listed:
                 raise ValueError(
                     f"{where} lists {image_id!r}, missing from {layout.data / 'train'}."
@@ -272,11 +274,12 @@ def _val_records(layout: ImageNetLayout, notes: _Notes) -> list[Record]:
     if solution is not None:
         names = os.listdir(folder) if folder.is_dir() else []
         present = {name.rsplit(".", 1)[0]: name for name in names}
-        for image_id, (label, boxes, where) in solution.items():
+        for image_id, (label, boxes, where, line) in solution.items():
             if image_id not in present:
                 raise ValueError(f"{where} lists {image_id!r}, missing from {folder}.")
             rel = f"val/{present[image_id]}"
-            records.append(Record(rel, label, boxes, rel, where, None, image_id))
+            lines = [(where, line)] * len(boxes)
+            records.append(Record(rel, label, boxes, rel, where, None, image_id, lines))
     else:
         xml_dir = layout.annotations / "val"
         if not xml_dir.is_dir():
@@ -358,7 +361,7 @@ def load_imagenet(spec: Any, split: str, **options: Any) -> tuple[tf.data.Datase
         spec: a `DataSpec` "imagenet:PATH", PATH the folder with LOC_synset_mapping.txt.
         split: one of `SPLITS`.
         **options: `classes` (None, K or a list of wnids), `max_per_class`, `num_images`,
-            `image_size`.
+            `image_size`, `strict_boxes`, `skip_bad_images`, `max_image_pixels`.
 
     Returns:
         (dataset, info); `info.wnids` the wnids, `info.class_names` their first synonym,
@@ -366,9 +369,9 @@ def load_imagenet(spec: Any, split: str, **options: Any) -> tuple[tf.data.Datase
 
     Raises:
         FileNotFoundError / ValueError: a missing part, a malformed line or XML (named with its
-            line), an unknown wnid, an image listed but missing.
-        tf.errors.InvalidArgumentError: while iterating, naming the file: an unreadable image or
-            a box outside its image.
+            line), an unknown wnid, an image listed but missing, an unreadable image, a box
+            entirely outside its image, an XML `<size>` that differs from the image's header
+            (see `data.checks`).
     """
     layout = find_layout(spec.path)
     records, kept, notes = _split_records(
@@ -378,8 +381,9 @@ def load_imagenet(spec: Any, split: str, **options: Any) -> tuple[tf.data.Datase
         options.get("max_per_class"),
         options.get("num_images"),
     )
+    records, checked = check_records(records, options, source=str(spec), root=layout.data)
     ds = records_dataset(records, root=layout.data, image_size=options.get("image_size"))
     info = dataset_info(
-        "imagenet", records, notes.wnids, notes.names, kept, options.get("image_size")
+        "imagenet", records, notes.wnids, notes.names, kept, options.get("image_size"), checked
     )
     return ds, info

@@ -52,6 +52,9 @@ def load_dataset(
     image_size: int | tuple[int, int] | None = None,
     seed: int = 0,
     data_dir: str | os.PathLike | None = None,
+    strict_boxes: bool = False,
+    skip_bad_images: bool = False,
+    max_image_pixels: int | None = None,
 ) -> tuple[tf.data.Dataset, DatasetInfo]:
     """Loads one split of a dataset as unbatched element dicts.
 
@@ -80,6 +83,12 @@ def load_dataset(
         data_dir: depends on the kind: the TFDS data directory ("tfds:"), the image root
             ("wsol:", "csv:"), or the dataset path of a bare "tiny-imagenet" / "cub" /
             "imagenet".
+        strict_boxes: refuse a box that extends past its image instead of clipping it (file
+            sources; see `hide_and_seek_tf.data.checks`).
+        skip_bad_images: leave unreadable images out (counted in `info.num_skipped_images`)
+            instead of refusing them (file sources).
+        max_image_pixels: refuse, from its header, an image of more pixels than this (default
+            `checks.MAX_IMAGE_PIXELS`, or $HIDE_AND_SEEK_MAX_IMAGE_PIXELS).
 
     Returns:
         (dataset, info): elements {"image": uint8 (H, W, 3), "label": int32 (), "boxes": float32
@@ -87,7 +96,9 @@ def load_dataset(
 
     Raises:
         ValueError: an unknown spec or split, a dataset that is missing or not prepared, a
-            malformed annotation (naming its file and line), bad options; TypeError: an argument
+            malformed annotation (naming its file and line), an unreadable image or a box
+            entirely outside its image (naming the file and annotation line; file sources check
+            every selected image's header before returning), bad options; TypeError: an argument
             of the wrong type. Messages name the argument.
 
     Example:
@@ -104,4 +115,7 @@ def load_dataset(
         num_images=num_images,
         image_size=image_size,
         seed=seed,
+        strict_boxes=strict_boxes,
+        skip_bad_images=skip_bad_images,
+        max_image_pixels=max_image_pixels,
     )

@@ -178,6 +178,7 @@ def make_pipeline(
     cache: bool | str = True,
     drop_remainder: bool = False,
     return_boxes: bool = False,
+    source_boxes: bool = False,
 ) -> tf.data.Dataset:
     """Builds the training or evaluation input pipeline over a dataset of element dicts.
 
@@ -203,12 +204,15 @@ def make_pipeline(
         drop_remainder: drop the last incomplete batch.
         return_boxes: training only: yield dicts like evaluation (with the augmented boxes)
             instead of (images, labels), e.g. to look at what the network sees.
+        source_boxes: evaluation only: also yield each image's decoded size and its boxes before
+            the resize (wsolevaluation's protocol rescales those itself).
 
     Returns:
         training: batches (images float32 (B, H, W, 3) raw 0..255 after augmentation and hiding,
         labels int32 (B,)). Evaluation: dicts {"image": float32 (B, H, W, 3), "label": int32 (B,),
         "boxes": float32 (B, max_boxes, 4) inclusive boxes of the resized image, padded with -1
-        rows, "id": string (B,)}.
+        rows, "id": string (B,)}; with `source_boxes`, also "source_size" int32 (B, 2) (H, W)
+        and "source_boxes" float32 (B, max_boxes, 4) in the decoded image's pixels.
 
     Raises:
         TypeError / ValueError: a bad argument, naming it.
@@ -236,11 +240,20 @@ def make_pipeline(
     hiding = training and any(s > 0 for s in patch_sizes) and hide_prob > 0.0
 
     autotune = tf.data.AUTOTUNE
+    with_source = source_boxes and not training
+
+    def keep_source(e):
+        source = pad_element_boxes(e, max_boxes)["boxes"]
+        return {**e, "source_size": tf.shape(e["image"])[:2], "source_boxes": source}
+
+    if with_source:
+        ds = ds.map(keep_source, num_parallel_calls=autotune)
     ds = ds.map(lambda e: resize_element(e, size), num_parallel_calls=autotune)
     with_boxes = not training or return_boxes
     if with_boxes:
         ds = ds.map(lambda e: pad_element_boxes(e, max_boxes), num_parallel_calls=autotune)
         keys = ("image", "label", "boxes", "id")
+        keys += ("source_size", "source_boxes") if with_source else ()
     else:
         keys = ("image", "label")
     ds = ds.map(

@@ -290,12 +290,16 @@ def _synthetic(spec: DataSpec, split: str, **options: Any):
 
 
 _SELECT = ("classes", "max_per_class", "num_images")
+#: Options of the image checks (`data.checks`), taken by every file source.
+CHECKS = ("strict_boxes", "skip_bad_images", "max_image_pixels")
 
 
 def _tiny_imagenet(spec: DataSpec, split: str, **options: Any):
     from hide_and_seek_tf.data.tiny_imagenet import load_tiny_imagenet
 
-    return load_tiny_imagenet(spec.path, split, **load_options(options, *_SELECT, "image_size"))
+    return load_tiny_imagenet(
+        spec.path, split, **load_options(options, *_SELECT, "image_size", *CHECKS)
+    )
 
 
 def _tiny_imagenet_ids(spec: DataSpec, split: str, **options: Any):

@@ -9,6 +9,11 @@ TFDS boxes are normalized (ymin, xmin, ymax, xmax); they become inclusive pixel 
 x0 = round(xmin * W), x1 = round(xmax * W) - 1 (see `common.normalized_to_inclusive`). The label
 must be a per-image "label". Datasets without boxes (TFDS's "imagenet2012" has none) are rejected
 with a clear error: localization needs them.
+
+The data checks of the file sources (`data.checks`) have little to do here: TFDS decoded and
+re-encoded every image when it prepared the dataset, and its BBoxFeature keeps boxes inside
+[0, 1], so no image is unreadable and no box is past its image (none is clipped). `load_tfds`
+does check, before returning, that every example has a box (or skips those without one).
 """
 
 from __future__ import annotations
@@ -135,6 +140,30 @@ def from_tfds(
     return ds.map(check, num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def _check_every_example_has_a_box(ds: tf.data.Dataset, name: str, split: str) -> None:
+    """Raises naming the first example without a box, before any pipeline runs. Reads the split's
+    boxes and ids only (images are not decoded). TFDS's own BBoxFeature keeps boxes inside
+    [0, 1], so no box here is past its image and none is clipped."""
+    spec = ds.element_spec
+    bbox_path = _bbox_path(spec, name)
+    id_key = next((k for k in _ID_KEYS if k in spec), None)
+
+    def count(example):
+        boxes = tf.reshape(_get(example, bbox_path), [-1, 4])
+        image_id = example[id_key] if id_key else tf.constant("")
+        if image_id.dtype != tf.string:
+            image_id = tf.strings.as_string(image_id)
+        return tf.shape(boxes)[0], image_id
+
+    for position, (n, image_id) in enumerate(ds.map(count).as_numpy_iterator()):
+        if n == 0:
+            shown = image_id.decode() or f"at position {position}"
+            raise ValueError(
+                f"{name} split {split!r}: example {shown} has no box. Localization needs one per "
+                "image; load with `missing_boxes='skip'` to leave such examples out."
+            )
+
+
 def _tfds_split(builder: Any, split: str, name: str) -> str:
     available = list(builder.info.splits.keys())
     aliases = {"val": ("val", "validation")}.get(split, (split,))
@@ -176,7 +205,8 @@ def load_tfds(
 
     Raises:
         ValueError: unknown dataset, dataset not prepared in `data_dir` (the message says how to
-            prepare it), no boxes in its features, unknown split or class.
+            prepare it), no boxes in its features, unknown split or class, an example without a
+            box (with `missing_boxes="error"`; named, read before the dataset is returned).
     """
     import tensorflow_datasets as tfds
 
@@ -235,6 +265,8 @@ def load_tfds(
         num_examples = None
     elif num_images is not None:
         num_examples = min(num_images, num_examples)
+    if missing_boxes == "error":
+        _check_every_example_has_a_box(ds, spec_name, split)
     ds = from_tfds(ds, builder.info, missing_boxes=missing_boxes)
     image_shape = features["image"].shape
     size = None

@@ -9,8 +9,9 @@ Layout (inside the zip, or under the folder)::
     tiny-imagenet-200/val/val_annotations.txt        <file>\\t<wnid>\\t<x0>\\t<y0>\\t<x1>\\t<y1>
     tiny-imagenet-200/val/images/val_<i>.JPEG
 
-Boxes are inclusive pixel corners (not x, y, w, h). Annotations are parsed once in Python (setup);
-image bytes are then read by tf.data (zip: one Python reader of stored members; folder:
+Boxes are inclusive pixel corners (not x, y, w, h). Annotations are parsed once in Python (setup),
+and every selected image's header is read and checked (`data.checks`: unreadable images, corrupt
+zip entries, boxes past the image); image bytes are then read by tf.data (zip: one Python reader of stored members; folder:
 `tf.io.read_file`) and decoded to 3 channels in a parallel map (about 2% of the JPEGs are
 grayscale).
 
@@ -31,12 +32,23 @@ import dataclasses
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from hide_and_seek_tf.data.checks import (
+    BadImage,
+    CheckedImages,
+    ImageEntry,
+    ImageHeader,
+    check_images,
+    files_key,
+    header_of_bytes,
+    header_of_file,
+)
 from hide_and_seek_tf.data.common import (
     DatasetInfo,
     check_count,
@@ -44,6 +56,7 @@ from hide_and_seek_tf.data.common import (
     resize_element,
     resolve_classes,
 )
+from hide_and_seek_tf.data.files import file_stamp
 
 IMAGE_SIZE: tuple[int, int] = (64, 64)
 HOLDOUT_PER_CLASS: int = 10
@@ -66,6 +79,7 @@ class TinyImageNetIndex:
         labels: int32 (N,).
         boxes: float32 (N, 4) inclusive x0, y0, x1, y1 (one box per image).
         ids: per example, the image file name ("n01443537_0.JPEG", "val_0.JPEG").
+        wheres: per example, the annotation line that lists it ("FILE line N").
     """
 
     source: Path
@@ -76,6 +90,7 @@ class TinyImageNetIndex:
     labels: np.ndarray
     boxes: np.ndarray
     ids: tuple[str, ...]
+    wheres: tuple[str, ...] = ()
     root: str = ""  # folder inside the zip that holds wnids.txt, with a trailing "/" (or "")
 
     def location(self, member: str) -> str:
@@ -141,8 +156,8 @@ class _Archive:
                 f"Missing {self.location(rel)}: not a complete Tiny ImageNet copy."
             )
         if self.is_zip:
-            return self._zip.read(self.root + rel).decode("utf-8")
-        return (self.path / rel).read_text(encoding="utf-8")
+            return self._zip.read(self.root + rel).decode("utf-8-sig")
+        return (self.path / rel).read_text(encoding="utf-8-sig")
 
     def close(self) -> None:
         if self.is_zip:
@@ -164,10 +179,10 @@ def _parse_box(fields: Sequence[str], line: str, where: str, layout: str) -> tup
             f"Malformed annotation at {where}: expected {layout} with integer corners. "
             f"Received: {line!r}"
         ) from None
-    if not (0 <= x0 <= x1 and 0 <= y0 <= y1):
+    if not (x0 <= x1 and y0 <= y1):
         raise ValueError(
-            f"Malformed annotation at {where}: the box must satisfy 0 <= x0 <= x1 and "
-            f"0 <= y0 <= y1 (inclusive corners). Received: {line!r}"
+            f"Malformed annotation at {where}: the box must satisfy x0 <= x1 and y0 <= y1 "
+            f"(inclusive corners). Received: {line!r}"
         )
     return x0, y0, x1, y1
 
@@ -235,7 +250,7 @@ def read_tiny_imagenet_index(
         archive.close()
     if not records:
         raise ValueError(f"No images in split {split!r} of {path} for classes={classes!r}.")
-    members, labels, boxes, ids = zip(*records, strict=True)
+    members, labels, boxes, ids, wheres = zip(*records, strict=True)
     return TinyImageNetIndex(
         source=archive.path,
         is_zip=archive.is_zip,
@@ -245,6 +260,7 @@ def read_tiny_imagenet_index(
         labels=np.asarray(labels, np.int32),
         boxes=np.asarray(boxes, np.float32).reshape(-1, 4),
         ids=ids,
+        wheres=wheres,
         root=archive.root,
     )
 
@@ -270,7 +286,7 @@ def _val_records(archive: _Archive, label_of: dict, all_wnids: Sequence[str]) ->
             raise ValueError(
                 f"{where} lists {name!r}, missing from {archive.location('val/images')}."
             )
-        records.append((f"val/images/{name}", label_of[wnid], box, name))
+        records.append((f"val/images/{name}", label_of[wnid], box, name, where))
     return records
 
 
@@ -300,7 +316,7 @@ def _train_records(
                     f"{where} lists {fields[0]!r}, missing from "
                     f"{archive.location(f'train/{wnid}/images')}."
                 )
-            entries.append((int(match.group(2)), fields[0], box))
+            entries.append((int(match.group(2)), fields[0], box, where))
         entries.sort()
         if split == "train_holdout":
             entries = entries[-HOLDOUT_PER_CLASS:]
@@ -309,7 +325,10 @@ def _train_records(
         if max_per_class is not None:
             entries = entries[:max_per_class]
         per_class.append(
-            [(f"train/{wnid}/images/{name}", label, box, name) for _, name, box in entries]
+            [
+                (f"train/{wnid}/images/{name}", label, box, name, where)
+                for _, name, box, where in entries
+            ]
         )
     # Index-major interleave: image k of every class before image k + 1 of any.
     longest = max((len(c) for c in per_class), default=0)
@@ -334,32 +353,66 @@ def _zip_bytes(source: Path, names: Sequence[str], chunk: int = 256) -> tf.data.
 
 
 def _decode(meta: dict, data: tf.Tensor) -> dict:
-    location = meta.pop("location")
-    # decode_jpeg's own error does not say which file; check the markers first and name it.
-    looks_ok = tf.logical_and(
-        tf.equal(tf.strings.substr(data, 0, 3), b"\xff\xd8\xff"),
-        tf.equal(tf.strings.substr(data, -2, 2), b"\xff\xd9"),
-    )
-    check = tf.debugging.Assert(
-        looks_ok, ["Corrupt or truncated JPEG (no JPEG start/end marker):", location]
-    )
-    with tf.control_dependencies([check]):
-        image = tf.io.decode_jpeg(data, channels=3)
-    shape = tf.shape(image)
-    boxes = meta["boxes"]
-    size_ok = tf.reduce_all(tf.equal(shape[:2], IMAGE_SIZE))
-    inside = tf.reduce_all(boxes[:, 2] < tf.cast(shape[1], tf.float32)) & tf.reduce_all(
-        boxes[:, 3] < tf.cast(shape[0], tf.float32)
-    )
-    checks = [
-        tf.debugging.Assert(
-            size_ok, ["Expected a 64 x 64 Tiny ImageNet image:", location, "shape:", shape]
-        ),
-        tf.debugging.Assert(inside, ["Box outside the image:", location, "box:", boxes]),
+    # Checked from their headers before (`_check`): every image is a complete 64 x 64 JPEG.
+    image = tf.io.decode_jpeg(data, channels=3)
+    return {"image": tf.ensure_shape(image, (*IMAGE_SIZE, 3)), **meta}
+
+
+def _header_reader(index: TinyImageNetIndex):
+    """(`header_of(i)` for image i of `index`, a function that closes what it opened)."""
+    if not index.is_zip:
+        return (lambda i: header_of_file(index.source / index.members[i])), lambda: None
+    zf = zipfile.ZipFile(index.source)
+
+    def header_of(i: int) -> ImageHeader:
+        try:
+            data = zf.read(index.root + index.members[i])  # checks the member's CRC
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as err:
+            raise BadImage(f"corrupt zip entry ({err})") from None
+        return header_of_bytes(data)
+
+    return header_of, zf.close
+
+
+def _check(index: TinyImageNetIndex, options: dict) -> tuple[TinyImageNetIndex, CheckedImages]:
+    """The index without the images `checks.check_images` skips, boxes clipped; refuses an image
+    that is not 64 x 64 (naming it)."""
+    entries = [
+        ImageEntry(index.location(m), i, w, [tuple(float(v) for v in box)])
+        for m, i, w, box in zip(index.members, index.ids, index.wheres, index.boxes, strict=True)
     ]
-    with tf.control_dependencies(checks):
-        image = tf.ensure_shape(tf.identity(image), (*IMAGE_SIZE, 3))
-    return {"image": image, **meta}
+    if index.is_zip:
+        key = (file_stamp(index.source), index.root, index.members)
+    else:
+        key = files_key([index.source / m for m in index.members])
+    header_of, close = _header_reader(index)
+    try:
+        checked = check_images(
+            entries,
+            header_of,
+            source=f"tiny-imagenet:{index.source}",
+            cache_key=key,
+            **options,
+        )
+
+    finally:
+        close()
+    for i, (width, height) in zip(checked.kept, checked.sizes, strict=True):
+        if (height, width) != IMAGE_SIZE:
+            raise ValueError(
+                f"Image {entries[i].location} (listed at {entries[i].where}) is {width} x "
+                f"{height}: Tiny ImageNet images are {IMAGE_SIZE[1]} x {IMAGE_SIZE[0]}."
+            )
+    kept = list(checked.kept)
+    index = dataclasses.replace(
+        index,
+        members=tuple(index.members[i] for i in kept),
+        labels=index.labels[kept],
+        boxes=np.asarray([b for boxes in checked.boxes for b in boxes], np.float32).reshape(-1, 4),
+        ids=tuple(index.ids[i] for i in kept),
+        wheres=tuple(index.wheres[i] for i in kept),
+    )
+    return index, checked
 
 
 def load_tiny_imagenet(
@@ -370,6 +423,9 @@ def load_tiny_imagenet(
     max_per_class: int | None = None,
     num_images: int | None = None,
     image_size: int | tuple[int, int] | None = None,
+    strict_boxes: bool = False,
+    skip_bad_images: bool = False,
+    max_image_pixels: int | None = None,
 ) -> tuple[tf.data.Dataset, DatasetInfo]:
     """Tiny ImageNet as a tf.data.Dataset of element dicts, read from the zip or its folder.
 
@@ -382,6 +438,8 @@ def load_tiny_imagenet(
         max_per_class: cap on images per class (first N by image index) for train splits.
         num_images: cap on the total (first N of the split's order).
         image_size: None keeps 64 x 64; else resize to it (int S or (H, W)), boxes scaled.
+        strict_boxes, skip_bad_images, max_image_pixels: the checks' settings (`data.checks`):
+            every image's header is read before the dataset is returned.
 
     Returns:
         (dataset, info). Elements: {"image": uint8 (64, 64, 3), "label": int32 (), "boxes": float32
@@ -389,11 +447,11 @@ def load_tiny_imagenet(
         WordNet synonym of each class, `info.wnids` the wnids.
 
     Raises:
-        ValueError / TypeError / FileNotFoundError: see `read_tiny_imagenet_index`.
-        tf.errors.InvalidArgumentError: while iterating, naming the file, for a file that is not a
-            JPEG or is truncated (no start or end marker), an image that is not 64 x 64, or a box
-            outside the image. Damage inside a JPEG that keeps both markers gets TensorFlow's
-            own decode error (without the name) or, in the compressed data, wrong pixels.
+        ValueError / TypeError / FileNotFoundError: see `read_tiny_imagenet_index`; and, naming
+            the file and its annotation line, an unreadable image (not a JPEG, truncated, a
+            corrupt zip entry; unless `skip_bad_images`), an image that is not 64 x 64, a box
+            entirely outside its image (see `data.checks`). Damage inside a JPEG that keeps both
+            markers still gets TensorFlow's own decode error while iterating.
 
     Example:
         >>> ds, info = load_tiny_imagenet("tiny-imagenet-200.zip", "train", classes=10,
@@ -405,12 +463,19 @@ def load_tiny_imagenet(
     index = read_tiny_imagenet_index(
         path, split, classes=classes, max_per_class=max_per_class, num_images=num_images
     )
+    index, checked = _check(
+        index,
+        {
+            "strict_boxes": strict_boxes,
+            "skip_bad_images": skip_bad_images,
+            "max_pixels": max_image_pixels,
+        },
+    )
     meta = tf.data.Dataset.from_tensor_slices(
         {
             "label": index.labels,
             "boxes": index.boxes[:, None, :],
             "id": list(index.ids),
-            "location": [index.location(m) for m in index.members],
         }
     )
     if index.is_zip:
@@ -431,5 +496,6 @@ def load_tiny_imagenet(
         image_size=size or IMAGE_SIZE,
         num_examples=len(index.members),
         wnids=index.wnids,
+        **checked.info_fields(),
     )
     return ds, info

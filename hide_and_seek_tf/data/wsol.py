@@ -6,15 +6,15 @@ extra CUB `val` images). One folder per split, each with::
 
     image_ids.txt       <path>                       one image per line, the split's order
     class_labels.txt    <path>,<label>               integer labels 0 .. C-1
-    image_sizes.txt     <path>,<width>,<height>      (optional) checked against the decoded image
+    image_sizes.txt     <path>,<width>,<height>      (optional) checked against the image's header
     localization.txt    <path>,<x0>,<y0>,<x1>,<y1>   one line per box (optional: no boxes)
 
 Paths are relative to IMAGE_ROOT and are the elements' ids. Splits are the folders: `train`,
 `val` (their fully supervised "train-fullsup" split, for choosing thresholds and
 hyperparameters: evaluation refuses it if the model trained on any of its images) and `test`.
 Boxes are read as written and treated as inclusive corners, as wsolevaluation's IoU (+1) treats
-them; for CUB they wrote x1 = x + w (see `cub` for how that relates to our `cub:` boxes), so a box
-may end on the image's border, x1 = W, which is clipped to W - 1. A split without localization.txt
+them; for CUB they wrote x1 = min(x + w, W - 1) (see `cub` for how that relates to our `cub:`
+boxes). A box past its image is clipped and counted like every source's (`data.checks`). A split without localization.txt
 (their ILSVRC train) yields images with zero boxes. Class names are the image paths' first folder
 when every image of a label shares it (CUB's "001.Black_footed_Albatross"), else the label number.
 """
@@ -35,6 +35,7 @@ from hide_and_seek_tf.data.files import (
     annotation_error,
     cap,
     check_present,
+    check_records,
     corner_box,
     dataset_info,
     file_stamp,
@@ -50,7 +51,7 @@ FILES = ("image_ids.txt", "class_labels.txt", "image_sizes.txt", "localization.t
 
 def _rows(path: Path, n_fields: int, expected: str):
     """(where, line, fields) of a comma-separated file, blank lines skipped."""
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{path} line {lineno}"
@@ -68,7 +69,7 @@ class _Split:
 def _read_split(folder: Path) -> _Split:
     ids_path = folder / "image_ids.txt"
     order: dict[str, str] = {}
-    for lineno, line in enumerate(ids_path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(ids_path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         path = line.strip()
         if not path:
             continue
@@ -100,6 +101,7 @@ def _read_split(folder: Path) -> _Split:
             f"{order[unlabelled[0]]} lists {unlabelled[0]!r}, which {labels_path} does not label."
         )
     sizes: dict[str, tuple[int, int]] = {}
+    size_where: dict[str, str] = {}
     sizes_path = folder / "image_sizes.txt"
     if sizes_path.is_file():
         for where, line, (path, *wh) in _rows(sizes_path, 3, "'<path>,<width>,<height>'"):
@@ -108,18 +110,28 @@ def _read_split(folder: Path) -> _Split:
             if width < 1 or height < 1 or width != int(width) or height != int(height):
                 raise annotation_error(where, "positive integer width and height", line)
             sizes[path] = (int(width), int(height))
+            size_where[path] = where
     boxes: dict[str, list] = {p: [] for p in order}
-    box_where: dict[str, str] = {}
+    box_lines: dict[str, list] = {p: [] for p in order}
     loc_path = folder / "localization.txt"
     if loc_path.is_file():
         expected = "'<path>,<x0>,<y0>,<x1>,<y1>'"
         for where, line, (path, *corners) in _rows(loc_path, 5, expected):
             known(where, path, line)
             values = parse_numbers(corners, where, expected, line)
-            boxes[path].append(corner_box(values, where, line, sizes.get(path)))
-            box_where.setdefault(path, where)
+            boxes[path].append(corner_box(values, where, line))
+            box_lines[path].append((where, line))
     records = tuple(
-        Record(path, labels[path], boxes[path], path, box_where.get(path, at), sizes.get(path))
+        Record(
+            path,
+            labels[path],
+            boxes[path],
+            path,
+            box_lines[path][0][0] if boxes[path] else at,
+            sizes.get(path),
+            box_lines=box_lines[path],
+            size_where=size_where.get(path),
+        )  # fmt: skip
         for path, at in order.items()
     )
     return _Split(records)
@@ -219,21 +231,22 @@ def load_wsol(spec: Any, split: str, **options: Any) -> tuple[tf.data.Dataset, D
         spec: a `DataSpec` "wsol:METADATA_DIR" with `data_dir` the image root.
         split: a split folder of METADATA_DIR ("train", "val", "test").
         **options: `classes` (None, K or a list of class names), `max_per_class`, `num_images`,
-            `image_size`.
+            `image_size`, `strict_boxes`, `skip_bad_images`, `max_image_pixels`.
 
     Raises:
         FileNotFoundError / ValueError: a missing folder or file, a malformed line (named with
-            its line), an image listed but missing under the image root.
-        tf.errors.InvalidArgumentError: while iterating, naming the file: an unreadable image,
-            a size that differs from image_sizes.txt, a box outside its image.
+            its line), an image listed but missing under the image root, an unreadable image, a
+            size that differs from image_sizes.txt, a box entirely outside its image (see
+            `data.checks`).
     """
     records, kept, meta = _split_records(spec, options, split)
     root = spec.image_root
     if not root.is_dir():
         raise FileNotFoundError(f"Image root not found: {root} (`data_dir` of {spec}).")
     check_present(records, FolderListing(root), str(root))
+    records, checked = check_records(records, options, source=str(spec), root=root)
     ds = records_dataset(records, root=root, image_size=options.get("image_size"))
     info = dataset_info(
-        "wsol", records, meta.class_ids, meta.class_ids, kept, options.get("image_size")
+        "wsol", records, meta.class_ids, meta.class_ids, kept, options.get("image_size"), checked
     )
     return ds, info

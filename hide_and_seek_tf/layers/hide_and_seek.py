@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -20,29 +20,14 @@ from hide_and_seek_tf.hiding import (
     validate_hide_prob,
     validate_patch_sizes,
 )
+from hide_and_seek_tf.layers._common import (
+    TFSeedState,
+    hide_images_entry,
+    is_tf_graph_tensor,
+)
 
 #: `fill_value` that fills with the layer's running per-channel mean of its training inputs.
 RUNNING_MEAN = "running_mean"
-
-
-class _TFSeedState:
-    """A TensorFlow copy of the layer's seed state, for `tf.data` under the JAX or PyTorch backend.
-
-    The layer's own `SeedGenerator` then lives on that backend and cannot run in a TF graph. A plain
-    holder (not a Keras variable) so that it is neither tracked nor saved.
-    """
-
-    def __init__(self) -> None:
-        self.variable: tf.Variable | None = None
-
-    def next(self, initial: np.ndarray) -> tf.Tensor:
-        """The current [2] int64 seed, then advances the counter, as `SeedGenerator.next` does."""
-        if self.variable is None:
-            with tf.init_scope():  # created once, outside the dataset function being traced
-                self.variable = tf.Variable(initial.astype(np.int64), trainable=False)
-        seed = tf.identity(self.variable)
-        self.variable.assign_add(tf.constant([0, 1], tf.int64))
-        return seed
 
 
 @keras.saving.register_keras_serializable(package="hide_and_seek_tf")
@@ -59,6 +44,15 @@ class HideAndSeek(keras.layers.Layer):
     or compiled `fit`), and in `tf.data` on any backend:
     `ds.batch(b).map(lambda x, y: (layer(x, training=True), y))` (`tf.data` always runs TensorFlow,
     so there the layer computes with TensorFlow ops, like Keras's own preprocessing layers).
+
+    Inputs: images (H, W, C) or (B, H, W, C), or Keras 3's augmentation dict
+    `{"images", "labels", "bounding_boxes": {"boxes", "labels"}, "segmentation_masks"}` (only
+    "images" required), as Keras's image preprocessing layers take it: the output is a new dict
+    with the images hidden (exactly as the tensor alone, the same draw of the seed sequence) and
+    every other entry the very object that came in, since hiding moves no box, label or mask. So
+    the layer composes in `keras.layers.Pipeline` after box-aware layers, e.g.
+    `keras.layers.Pipeline([keras.layers.RandomFlip("horizontal", bounding_box_format="xyxy"),
+    HideAndSeek(16, fill_value=mean)])`.
 
     What "the same seed" gives. The mask is one definition (`hiding.grid_mask`); only the random
     draws differ by backend. A layer built with `seed=s` draws a new stateless seed on every
@@ -141,7 +135,7 @@ class HideAndSeek(keras.layers.Layer):
         self.momentum = float(momentum)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._tf_seed = _TFSeedState()
+        self._tf_seed = TFSeedState()
 
     # === Building ===
     def build(self, input_shape: Any) -> None:
@@ -174,7 +168,9 @@ class HideAndSeek(keras.layers.Layer):
 
     # === Calling ===
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        if keras.config.backend() != "tensorflow" and _is_tf_graph_tensor(inputs):
+        if isinstance(inputs, Mapping):  # Keras 3's augmentation dict: the images, as a tensor
+            return hide_images_entry(inputs, lambda images: self(images, *args, **kwargs))
+        if keras.config.backend() != "tensorflow" and is_tf_graph_tensor(inputs):
             # A TF graph under another backend: tf.data. Keras's own conversion of the inputs to
             # the backend would fail there, so this path skips it and computes in TensorFlow.
             training = kwargs.get("training", args[0] if args else None)
@@ -271,10 +267,6 @@ class HideAndSeek(keras.layers.Layer):
             }
         )
         return config
-
-
-def _is_tf_graph_tensor(inputs: Any) -> bool:
-    return isinstance(inputs, tf.Tensor) and not tf.executing_eagerly()
 
 
 def _check_rank(shape: Any) -> None:

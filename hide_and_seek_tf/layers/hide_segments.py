@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -14,6 +14,11 @@ from hide_and_seek_tf.hiding import (
     validate_hide_prob,
     validate_segment_length,
 )
+from hide_and_seek_tf.layers._common import (
+    TFSeedState,
+    hide_images_entry,
+    is_tf_graph_tensor,
+)
 
 
 @keras.saving.register_keras_serializable(package="hide_and_seek_tf")
@@ -22,7 +27,14 @@ class HideSegments(keras.layers.Layer):
 
     Identity unless called with `training=True` (as `fit` does): `predict`, `evaluate` and saved models see
     the full video. Works on one sequence (T, D) or a batch (B, T, D), inside a model or in `tf.data`
-    (`ds.batch(b).map(lambda x, y: (layer(x, training=True), y))`).
+    (`ds.batch(b).map(lambda x, y: (layer(x, training=True), y))`, under every Keras backend; the
+    hiding itself is TensorFlow's `hide_segments`).
+
+    Keras 3's augmentation dict works too, with the sequences under its "images" key (the key Keras's
+    augmentation layers and `keras.layers.Pipeline` pass along; there is no "sequences" key):
+    `{"images": sequences, "labels": ..., "segmentation_masks": ...}` comes back as a new dict with
+    the sequences hidden, exactly as the tensor alone with the same seed, and every other entry (e.g.
+    per-step labels) the very object that came in.
 
     Args:
         segment_length: F_segment, steps per segment (0 = no hiding).
@@ -53,11 +65,26 @@ class HideSegments(keras.layers.Layer):
         )
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self._tf_seed = TFSeedState()
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(inputs, Mapping):  # Keras 3's augmentation dict: sequences under "images"
+            return hide_images_entry(inputs, lambda sequences: self(sequences, *args, **kwargs))
+        if keras.config.backend() != "tensorflow" and is_tf_graph_tensor(inputs):
+            # tf.data under JAX or PyTorch: Keras would convert the TF graph tensor to the backend.
+            training = kwargs.get("training", args[0] if args else None)
+            if not training:
+                return inputs
+            initial = keras.ops.convert_to_numpy(self.seed_generator.state.value)
+            return self._hide(inputs, self._tf_seed.next(initial))
+        return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         if not training:
             return inputs
-        seed = tf.cast(self.seed_generator.next(), tf.int64)
+        return self._hide(inputs, tf.cast(self.seed_generator.next(), tf.int64))
+
+    def _hide(self, inputs: Any, seed: Any) -> tf.Tensor:
         return hide_segments(
             inputs, self.segment_length, self.hide_prob, self.fill_value, seed=seed
         )

@@ -8,36 +8,30 @@
 
 Hiding itself is `hide_and_seek_tf.hide_segments` (or the `HideSegments` layer); data sources are in
 `hide_and_seek_tf.data.sequences` ("synthetic-sequences", "video-features:PATH").
+
+The names are imported on first use, so that registering the model's serializables (`temporal.model`)
+does not load the training code.
 """
 
-from hide_and_seek_tf.temporal.config import TemporalConfig
-from hide_and_seek_tf.temporal.localization import (
-    PAPER_CAM_THRESHOLD,
-    PAPER_TIOU_THRESHOLDS,
-    average_precision,
-    cams_to_intervals,
-    interval_iou,
-    mean_average_precision,
-    threshold_runs,
-)
-from hide_and_seek_tf.temporal.model import (
-    build_temporal_classifier,
-    temporal_class_activation_maps,
-)
-from hide_and_seek_tf.temporal.run import evaluate_temporal_run, is_temporal_run, train_temporal
+from hide_and_seek_tf._lazy import lazy_attributes
 
-__all__ = [
-    "PAPER_CAM_THRESHOLD",
-    "PAPER_TIOU_THRESHOLDS",
-    "TemporalConfig",
-    "average_precision",
-    "build_temporal_classifier",
-    "cams_to_intervals",
-    "evaluate_temporal_run",
-    "interval_iou",
-    "is_temporal_run",
-    "mean_average_precision",
-    "temporal_class_activation_maps",
-    "threshold_runs",
-    "train_temporal",
-]
+_PUBLIC = {
+    "TemporalConfig": "hide_and_seek_tf.temporal.config",
+    "PAPER_CAM_THRESHOLD": "hide_and_seek_tf.temporal.localization",
+    "PAPER_TIOU_THRESHOLDS": "hide_and_seek_tf.temporal.localization",
+    "average_precision": "hide_and_seek_tf.temporal.localization",
+    "cams_to_intervals": "hide_and_seek_tf.temporal.localization",
+    "interval_iou": "hide_and_seek_tf.temporal.localization",
+    "mean_average_precision": "hide_and_seek_tf.temporal.localization",
+    "threshold_runs": "hide_and_seek_tf.temporal.localization",
+    "build_temporal_classifier": "hide_and_seek_tf.temporal.model",
+    "label_accuracy": "hide_and_seek_tf.temporal.model",
+    "temporal_class_activation_maps": "hide_and_seek_tf.temporal.model",
+    "evaluate_temporal_run": "hide_and_seek_tf.temporal.run",
+    "is_temporal_run": "hide_and_seek_tf.temporal.run",
+    "train_temporal": "hide_and_seek_tf.temporal.run",
+}
+
+__all__ = sorted(_PUBLIC)
+
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC)

@@ -96,6 +96,15 @@ def build_temporal_classifier(
 _CAM_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+# Compiled into the models `train_temporal` saves: registered so that they load with it.
+@keras.saving.register_keras_serializable(package="hide_and_seek_tf")
+def label_accuracy(y_true: Any, y_pred: Any) -> Any:
+    """1 when the top-scoring class is one of the video's classes (top-1 accuracy, multi-label safe)."""
+    top = keras.ops.argmax(y_pred, axis=-1)
+    hit = keras.ops.take_along_axis(y_true, keras.ops.expand_dims(top, -1), axis=-1)[..., 0]
+    return keras.ops.cast(hit > 0, "float32")
+
+
 def _cam_function(model: keras.Model):
     fn = _CAM_FNS.get(model)
     if fn is not None:

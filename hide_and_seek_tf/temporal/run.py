@@ -53,6 +53,7 @@ from hide_and_seek_tf.temporal.localization import (
 )
 from hide_and_seek_tf.temporal.model import (
     build_temporal_classifier,
+    label_accuracy,
     temporal_class_activation_maps,
 )
 from hide_and_seek_tf.training.callbacks import history_csv
@@ -86,14 +87,6 @@ def _load(config: TemporalConfig, split: str, num_videos: int | None):
 def _targets(labels: tf.Tensor) -> tf.Tensor:
     # Softmax over classes: a video of several classes (THUMOS14 CliffDiving + Diving) splits its mass.
     return labels / tf.maximum(tf.reduce_sum(labels, axis=-1, keepdims=True), 1.0)
-
-
-@keras.saving.register_keras_serializable(package="hide_and_seek_tf")
-def label_accuracy(y_true: Any, y_pred: Any) -> Any:
-    """1 when the top-scoring class is one of the video's classes (top-1 accuracy, multi-label safe)."""
-    top = keras.ops.argmax(y_pred, axis=-1)
-    hit = keras.ops.take_along_axis(y_true, keras.ops.expand_dims(top, -1), axis=-1)[..., 0]
-    return keras.ops.cast(hit > 0, "float32")
 
 
 class _HistoryWriter(keras.callbacks.Callback):

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from hide_and_seek_tf._io import (
     write_json_atomic,
     write_text_atomic,
 )
+from hide_and_seek_tf.training.config import BACKUP_SECONDS
 from hide_and_seek_tf.training.run_dir import BACKUP_DIR, CHECKPOINTS_DIR, HISTORY_FILE
 
 STATE_FILE = "state.json"
@@ -80,7 +82,7 @@ def _scalar(value: Any) -> float | str:
 class RunRecorder(keras.callbacks.Callback):
     """Writes history.csv, epoch checkpoints and the resumable state into a run directory.
 
-    Every `backup_every` steps and at every epoch end it saves the model and optimizer variables to
+    Every `backup_every` steps (or `backup_seconds`) and at every epoch end it saves the model and optimizer variables to
     `backup/state-<step>.weights.h5` and then `backup/state.json` (global step, epoch, history so far);
     at every epoch end it also appends a row to history.csv and saves `checkpoints/epoch-NNN.keras`
     (the last `KEEP_CHECKPOINTS` are kept). Every file is written to a temporary name and renamed.
@@ -88,23 +90,31 @@ class RunRecorder(keras.callbacks.Callback):
     Args:
         write_dir: the run directory (a throw-away directory on non-chief workers).
         steps_per_epoch: steps in one epoch.
-        backup_every: steps between state saves.
+        backup_every: steps between state saves; None: a save once `backup_seconds` have passed
+            since the last one.
         global_step: steps already done (non-zero when resuming).
         history: rows of the epochs already done (when resuming).
+        saved_model: the model the epoch checkpoints save (default: the model being fitted; it
+            differs when `fit` trains it behind a training-only layer).
     """
 
     def __init__(
         self,
         write_dir: str | Path,
         steps_per_epoch: int,
-        backup_every: int,
+        backup_every: int | None,
         global_step: int = 0,
         history: list[dict[str, Any]] | None = None,
+        saved_model: keras.Model | None = None,
+        backup_seconds: float = BACKUP_SECONDS,
     ):
         super().__init__()
+        self.saved_model = saved_model
         self.write_dir = Path(write_dir)
         self.steps_per_epoch = int(steps_per_epoch)
-        self.backup_every = int(backup_every)
+        self.backup_every = None if backup_every is None else int(backup_every)
+        self.backup_seconds = float(backup_seconds)
+        self._epoch_start = self._last_save = time.perf_counter()
         self.global_step = int(global_step)
         self.history = list(history or [])
 
@@ -112,10 +122,18 @@ class RunRecorder(keras.callbacks.Callback):
     def backup_dir(self) -> Path:
         return self.write_dir / BACKUP_DIR
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._epoch_start = self._last_save = time.perf_counter()
+
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.global_step += 1
-        # Epoch ends save in on_epoch_end, after the history row is complete.
-        if self.global_step % self.backup_every == 0 and self.global_step % self.steps_per_epoch:
+        if self.global_step % self.steps_per_epoch == 0:
+            return  # epoch ends save in on_epoch_end, after the history row is complete
+        if self.backup_every is None:
+            due = time.perf_counter() - self._last_save >= self.backup_seconds
+        else:
+            due = self.global_step % self.backup_every == 0
+        if due:
             self.save_state()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -124,10 +142,13 @@ class RunRecorder(keras.callbacks.Callback):
             row[key] = _scalar(value)
         row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         row["global_step"] = self.global_step
+        # Wall time since the previous epoch's files were written: steps, validation and saves.
+        row["epoch_seconds"] = round(time.perf_counter() - self._epoch_start, 3)
         self.history = [r for r in self.history if r["epoch"] < epoch] + [row]
         self.write_history()
         self.save_checkpoint(epoch)
         self.save_state()
+        self._epoch_start = time.perf_counter()
 
     def write_history(self) -> None:
         """Rewrites history.csv from the rows so far (atomically)."""
@@ -135,12 +156,13 @@ class RunRecorder(keras.callbacks.Callback):
 
     def save_checkpoint(self, epoch: int) -> None:
         folder = self.write_dir / CHECKPOINTS_DIR
-        save_model_atomic(self.model, folder / f"epoch-{epoch + 1:03d}.keras")
+        save_model_atomic(self.saved_model or self.model, folder / f"epoch-{epoch + 1:03d}.keras")
         for old in sorted(folder.glob("epoch-*.keras"))[:-KEEP_CHECKPOINTS]:
             old.unlink(missing_ok=True)
 
     def save_state(self) -> None:
         """Saves the variables, then points state.json at them; older weight files are removed."""
+        self._last_save = time.perf_counter()
         name = f"state-{self.global_step:09d}.weights.h5"
         with atomic_path(self.backup_dir / name, suffix=".weights.h5") as tmp:
             self.model.save_weights(tmp)

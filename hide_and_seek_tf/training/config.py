@@ -13,6 +13,7 @@ from typing import Any
 from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf.data.spec import DataSpec
 from hide_and_seek_tf.models.contract import POOLINGS
+from hide_and_seek_tf.training.precision import fastest_precision
 
 # === Defaults of the quick synthetic demo (`python train.py` with no arguments) ===
 # The one place these live: TrainConfig's field defaults use them, `resolve` fills the rest.
@@ -44,12 +45,19 @@ RECIPES: dict[str, dict[str, float]] = {
 STRATEGIES = ("default", "mirrored", "multi-worker")
 AUGMENTS = ("flip", "crop_flip")
 # `mixed_precision` values -> Keras dtype policy; True is "float16", as before bfloat16 existed.
+# "auto" (the default) is resolved to one of these by `TrainConfig.resolve` (`precision.py`).
+AUTO_PRECISION = "auto"
+HIDE_IN = ("data", "model")
 MIXED_PRECISION = {
     False: "float32",
     True: "mixed_float16",
     "float16": "mixed_float16",
     "bfloat16": "mixed_bfloat16",
 }
+
+# With `backup_every=None`, the resumable state is saved after this much training time (and at
+# every epoch end): a fixed count per epoch made short epochs spend 15% of their time saving.
+BACKUP_SECONDS = 300.0
 
 # Settings that may change between a run and its `--resume` without changing what is trained.
 RESUME_FREE_KEYS = frozenset({"run_dir", "resume", "strategy", "jit_compile", "backup_every"})
@@ -107,17 +115,27 @@ class TrainConfig:
         seed: seed for weights, data order, augmentation and hiding.
         strategy: "default", "mirrored" (`tf.distribute.MirroredStrategy`) or "multi-worker"
             (`tf.distribute.MultiWorkerMirroredStrategy` from `TF_CONFIG`).
-        mixed_precision: False (float32), "bfloat16" (Keras "mixed_bfloat16": CPUs with AMX/AVX512-BF16,
-            TPUs) or "float16" ("mixed_float16": GPUs); True means "float16".
+        mixed_precision: "auto" (the fastest this machine runs natively: bfloat16 on CPUs with
+            AMX/AVX512-BF16 and on GPUs from compute capability 8.0, float16 on 7.x, else float32;
+            see `precision.choose_precision`), False (float32), "bfloat16" (Keras "mixed_bfloat16")
+            or "float16" ("mixed_float16"); True means "float16".
+        hide_in: where Hide-and-Seek runs: "data" (the `tf.data` map, on the CPU) or "model" (a
+            `HideAndSeek` layer in front of the network during training only, so on the GPU where
+            there is one; the saved model never hides). Same cells, probability and fill.
         augment: training augmentation, "flip" (random horizontal flip) or "crop_flip" (random
             resized crop, then flip), see `make_pipeline`.
         jit_compile: XLA-compile the train step.
         run_dir: where the run is written (None: runs/<data>-<model>-<has|gap>-<time>).
         resume: continue the run in `run_dir` from its last saved state.
         steps_per_epoch: cap on steps per epoch (None: one pass over the training images).
-        backup_every: save the resumable training state every this many steps (None: 4 times per
-            epoch); it is also saved at every epoch end.
+        backup_every: save the resumable training state every this many steps (None: every
+            `BACKUP_SECONDS` of training, or 4 times per epoch under "multi-worker", whose workers
+            must agree on when); it is also saved at every epoch end.
         validation: evaluate on the validation split after every epoch.
+        strict_boxes: refuse a box that extends past its image instead of clipping it (file
+            sources; see `hide_and_seek_tf.data.checks`).
+        skip_bad_images: leave unreadable images out (counted in config.json's "dataset")
+            instead of refusing them.
     """
 
     data: str = "synthetic"
@@ -139,7 +157,8 @@ class TrainConfig:
     weight_decay: float | None = None
     seed: int = 0
     strategy: str = "default"
-    mixed_precision: bool | str = False
+    mixed_precision: bool | str = AUTO_PRECISION
+    hide_in: str = "data"
     augment: str = "flip"
     jit_compile: bool = False
     run_dir: str | None = None
@@ -147,6 +166,8 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     backup_every: int | None = None
     validation: bool = True
+    strict_boxes: bool = False
+    skip_bad_images: bool = False
 
     def __post_init__(self) -> None:
         # Normalise JSON-ish input (lists, int sizes) so equal settings compare equal.
@@ -259,16 +280,20 @@ class TrainConfig:
             raise ValueError(
                 f"`strategy` must be one of {list(STRATEGIES)}. Received: strategy={self.strategy!r}"
             )
-        if self.mixed_precision not in MIXED_PRECISION:
+        if self.mixed_precision not in (*MIXED_PRECISION, AUTO_PRECISION):
             raise ValueError(
-                f"`mixed_precision` must be one of {list(MIXED_PRECISION)}. "
+                f"`mixed_precision` must be one of {[*MIXED_PRECISION, AUTO_PRECISION]}. "
                 f"Received: mixed_precision={self.mixed_precision!r}"
+            )
+        if self.hide_in not in HIDE_IN:
+            raise ValueError(
+                f"`hide_in` must be one of {list(HIDE_IN)}. Received: hide_in={self.hide_in!r}"
             )
         if self.augment not in AUGMENTS:
             raise ValueError(
                 f"`augment` must be one of {list(AUGMENTS)}. Received: augment={self.augment!r}"
             )
-        for name in ("jit_compile", "resume", "validation"):
+        for name in ("jit_compile", "resume", "validation", "strict_boxes", "skip_bad_images"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
@@ -356,6 +381,8 @@ class TrainConfig:
         """
         changes: dict[str, Any] = {"lr": self.recipe_value("lr")}
         changes["weight_decay"] = self.recipe_value("weight_decay")
+        if self.mixed_precision == AUTO_PRECISION:
+            changes["mixed_precision"] = fastest_precision()[0]
         if self.data_kind == "synthetic" and self.num_images is None:
             changes["num_images"] = DEMO_NUM_IMAGES
         size = self.image_size
@@ -378,7 +405,7 @@ class TrainConfig:
                 )
             steps = min(full_steps, self.steps_per_epoch or full_steps)
             changes["steps_per_epoch"] = steps
-            if self.backup_every is None:
+            if self.backup_every is None and self.strategy == "multi-worker":
                 changes["backup_every"] = max(1, -(-steps // 4))
         if self.run_dir is None:
             changes["run_dir"] = self.default_run_dir(now)
@@ -420,6 +447,7 @@ __all__: Sequence[str] = (
     "DEMO_HIDE_PATCH_SIZES",
     "DEMO_IMAGE_SIZE",
     "DEMO_NUM_IMAGES",
+    "HIDE_IN",
     "RECIPES",
     "TrainConfig",
     "config_differences",

@@ -25,6 +25,8 @@ from hide_and_seek_tf._io import (
     write_text_atomic,
 )
 from hide_and_seek_tf.data import load_dataset, make_pipeline
+from hide_and_seek_tf.data.checks import data_checks_record
+from hide_and_seek_tf.layers.hide_and_seek import HideAndSeek
 from hide_and_seek_tf.models import build_model, check_model_choice
 from hide_and_seek_tf.training.callbacks import (
     EpochSummaries,
@@ -35,6 +37,7 @@ from hide_and_seek_tf.training.callbacks import (
     restore_state,
 )
 from hide_and_seek_tf.training.config import (
+    AUTO_PRECISION,
     FINETUNE_DECAY_AT,
     MIXED_PRECISION,
     PAPER_FINAL_LR_FACTOR,
@@ -43,6 +46,7 @@ from hide_and_seek_tf.training.config import (
     config_differences,
 )
 from hide_and_seek_tf.training.optimizers import LayerwiseSGD
+from hide_and_seek_tf.training.precision import fastest_precision
 from hide_and_seek_tf.training.run_dir import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -154,6 +158,8 @@ def _load(config: TrainConfig, split: str, num_images: int | None):
         num_images=num_images,
         image_size=config.image_size,
         seed=config.seed,
+        strict_boxes=config.strict_boxes,
+        skip_bad_images=config.skip_bad_images,
     )
 
 
@@ -287,6 +293,7 @@ def _run_record(config: TrainConfig, info: Any, strategy: tf.distribute.Strategy
             "num_train_examples": info.num_examples,
             "native_image_size": list(info.image_size) if info.image_size else None,
             "wnids": list(getattr(info, "wnids", None) or []) or None,
+            **data_checks_record(info),
         },
         "num_replicas": int(strategy.num_replicas_in_sync),
         "total_steps": int(config.epochs * config.steps_per_epoch),
@@ -334,9 +341,8 @@ def train(config: TrainConfig, verbose: int | None = None) -> keras.Model:
         verbose = 1 if sys.stdout.isatty() else 2
     keras.utils.set_random_seed(config.seed)
 
-    check_model_choice(
-        config.model, config.weights, arg="model"
-    )  # before the run directory is touched
+    # Before the run directory is touched.
+    check_model_choice(config.model, config.weights, arg="model")
     config, train_ds, info, num_train = _resolve_with_data(config)
     run_dir = Path(config.run_dir)
     error = None
@@ -366,11 +372,33 @@ def train(config: TrainConfig, verbose: int | None = None) -> keras.Model:
                 shutil.rmtree(write_dir, ignore_errors=True)
 
 
+def _resolve_precision(config: TrainConfig) -> TrainConfig:
+    """Resolves `mixed_precision="auto"` (a resumed run keeps the precision it started with) and
+    says which precision trains."""
+    if config.mixed_precision == AUTO_PRECISION:
+        saved = Path(config.run_dir or "", CONFIG_FILE)
+        if config.resume and saved.is_file():
+            chosen = read_json(saved, "run config to resume").get("mixed_precision", False)
+            reason = "kept from the run being resumed"
+        else:
+            chosen, reason = fastest_precision()
+        config = config.replace(mixed_precision=chosen)
+        logger.info("Precision: %s (auto: %s).", MIXED_PRECISION[chosen], reason)
+    else:
+        logger.info("Precision: %s (as configured).", MIXED_PRECISION[config.mixed_precision])
+    return config
+
+
 def _resolve_with_data(config: TrainConfig) -> tuple[TrainConfig, tf.data.Dataset, Any, int]:
     """Loads the training split and resolves the settings that depend on it."""
+    config = _resolve_precision(config)
     if config.data_kind == "synthetic":
         config = config.resolve()  # the demo's image size and image count
     train_ds, info = _load(config, config.train_split, config.num_images)
+    val_split = config.data_spec.validation_split
+    if config.validation and val_split is not None:
+        # Its images are checked now (headers, boxes), before anything is written.
+        _load(config, val_split, _val_images(config))
     num_train = info.num_examples if info.num_examples is not None else _count(train_ds)
     return (
         config.resolve(image_size=info.image_size, num_train=num_train),
@@ -380,20 +408,44 @@ def _resolve_with_data(config: TrainConfig) -> tuple[TrainConfig, tf.data.Datase
     )
 
 
+def cache_fits(num_images: int, image_size: tuple[int, int], fraction: float = 0.5) -> bool:
+    """Whether `num_images` decoded uint8 images take at most `fraction` of the available memory
+    (always True where the OS does not say how much is available)."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return True
+    return num_images * image_size[0] * image_size[1] * 3 <= fraction * available
+
+
 def _input_pipelines(
-    config: TrainConfig, train_ds: tf.data.Dataset, mean: list[float], seed: int, multi_worker: bool
+    config: TrainConfig,
+    train_ds: tf.data.Dataset,
+    mean: list[float],
+    seed: int,
+    multi_worker: bool,
+    num_train: int,
 ) -> tuple[tf.data.Dataset, tf.data.Dataset | None, int | None]:
     """(endless training batches, validation batches or None, validation steps or None)."""
+    # Decoded images stay in memory after the first epoch when they fit (Tiny ImageNet: 0.5 GB);
+    # else every epoch decodes again (ImageNet at 224 px would need 190 GB).
+    in_memory = cache_fits(num_train, config.image_size)
+    if not in_memory:
+        logger.warning(
+            "%d decoded images of %dx%d do not fit in half the free memory: decoding every epoch.",
+            num_train, *config.image_size,
+        )  # fmt: skip
     train_batches = make_pipeline(
         train_ds,
         training=True,
         batch_size=config.batch_size,
         image_size=config.image_size,
-        hide_patch_sizes=config.hide_patch_sizes,
+        hide_patch_sizes=config.hide_patch_sizes if config.hide_in == "data" else (),
         hide_prob=config.hide_prob,
         fill_value=mean,
         seed=seed,
         augment=config.augment,
+        cache=in_memory,
         drop_remainder=True,
     )
     train_batches = train_batches.repeat().with_options(_SHARD_OPTIONS)
@@ -453,7 +505,7 @@ def _train_into(
     # order and new hiding masks instead of repeating those of the first epochs.
     seed = (config.seed + 7919 * global_step) % 2**31
     train_batches, val_batches, val_steps = _input_pipelines(
-        config, train_ds, mean, seed, multi_worker
+        config, train_ds, mean, seed, multi_worker, num_train
     )
 
     with _dtype_policy(config.mixed_precision), strategy.scope():
@@ -467,6 +519,10 @@ def _train_into(
             std=None if config.weights else std,
             weights=config.weights,
         )
+        # The model that is saved; `fit` may train it behind a hiding layer.
+        trained = model
+        if config.hide_in == "model" and any(config.hide_patch_sizes) and config.hide_prob > 0:
+            model = _behind_hiding_layer(model, config, mean, seed)
         model.compile(
             optimizer=make_optimizer(config, config.epochs * steps),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -476,15 +532,15 @@ def _train_into(
         model.optimizer.build(model.trainable_variables)
         if state:
             restore_state(model, run_dir)
+            logger.info(
+                "Resuming %s at epoch %d, step %d of %d (global step %d).",
+                run_dir, start_epoch + 1, start_step, steps, global_step,
+            )  # fmt: skip
         if chief:  # the first bytes of a new run: data and model have loaded and built
             write_json_atomic(write_dir / CONFIG_FILE, _run_record(config, info, strategy))
             write_json_atomic(write_dir / MEAN_FILE, stats)
             if config.resume:  # drop rows of epochs that will be redone
                 write_text_atomic(write_dir / HISTORY_FILE, history_csv(history))
-            logger.info(
-                "Resuming %s at epoch %d, step %d of %d (global step %d).",
-                run_dir, start_epoch + 1, start_step, steps, global_step,
-            )  # fmt: skip
         logger.info(
             "Training %s on %s (%d classes, %d images of %dx%d) for %d epochs of %d steps "
             "on %d replica(s); run directory: %s",
@@ -492,7 +548,9 @@ def _train_into(
             config.epochs, steps, strategy.num_replicas_in_sync, run_dir,
         )  # fmt: skip
 
-        recorder = RunRecorder(write_dir, steps, config.backup_every, global_step, history)
+        recorder = RunRecorder(
+            write_dir, steps, config.backup_every, global_step, history, saved_model=trained
+        )
         callbacks = [recorder, EpochSummaries(write_dir / LOGS_DIR)]
         fit_args = {
             "callbacks": callbacks,
@@ -525,9 +583,27 @@ def _train_into(
                     **fit_args,
                 )
         # The final model first, then the state it supersedes.
-        save_model_atomic(model, write_dir / MODEL_FILE)
+        save_model_atomic(trained, write_dir / MODEL_FILE)
         recorder.remove_state()
-    return model
+    return trained
+
+
+def _behind_hiding_layer(
+    model: keras.Model, config: TrainConfig, mean: list[float], seed: int
+) -> keras.Model:
+    """`model` with a `HideAndSeek` layer in front: the hiding runs inside the training step (on the
+    accelerator), the identity outside training. The layer computes in float32 so that raw pixels
+    and the mean fill stay exact under mixed precision."""
+    inputs = keras.Input(model.input_shape[1:], name="images")
+    hidden = HideAndSeek(
+        patch_sizes=config.hide_patch_sizes,
+        hide_prob=config.hide_prob,
+        fill_value=mean,
+        seed=seed,
+        dtype="float32",
+        name="hide_and_seek",
+    )(inputs)
+    return keras.Model(inputs, model(hidden), name=f"{model.name}_hiding")
 
 
 def _jit_compile(requested: bool) -> bool | str:

@@ -1,4 +1,4 @@
-"""`pip install` of a wheel built from the repository gives the four commands, and `--help` runs."""
+"""`pip install` of a wheel built from the repository gives the five commands, and `--help` runs."""
 
 import os
 import shutil
@@ -15,6 +15,7 @@ COMMANDS = (
     "hide-and-seek-evaluate",
     "hide-and-seek-export",
     "hide-and-seek-demo",
+    "hide-and-seek-data",
 )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from hide_and_seek_tf.data import load_dataset
 from hide_and_seek_tf.data.cub import HOLDOUT_PER_CLASS, xywh_to_inclusive
@@ -119,11 +118,16 @@ def test_malformed_line_names_file_and_line(tmp_path, name, line_no, bad, as_tgz
         load_dataset(f"cub:{path}", "train")
 
 
-def test_a_box_outside_its_image_fails_naming_the_annotation(tmp_path):
+def test_a_box_past_its_image_is_clipped_and_counted_strict_refuses(tmp_path):
     files, truth = cub_files()
+    width = truth[1]["pixels"].shape[1]
     lines = files["bounding_boxes.txt"].decode().splitlines()
-    lines[0] = f"1 10.0 2.0 {truth[1]['pixels'].shape[1]} 4.0"  # x + w beyond the width
+    lines[0] = f"1 10.0 2.0 {width} 4.0"  # x + w = width + 10: past the border
     files["bounding_boxes.txt"] = ("\n".join(lines) + "\n").encode()
-    ds, _ = load_dataset(f"cub:{write_cub(files, tmp_path, False)}", "train", num_images=1)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"bounding_boxes\.txt line 1"):
-        list(ds)
+    path = write_cub(files, tmp_path, False)
+    ds, info = load_dataset(f"cub:{path}", "train", num_images=1)
+    (e,) = _elements(ds).values()
+    np.testing.assert_array_equal(e["boxes"], [[10, 2, width - 1, 5]])
+    assert info.num_clipped_boxes == 1 and "bounding_boxes.txt line 1" in info.clipped_boxes[0]
+    with pytest.raises(ValueError, match=r"bounding_boxes\.txt line 1 extends past"):
+        load_dataset(f"cub:{path}", "train", num_images=1, strict_boxes=True)

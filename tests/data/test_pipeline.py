@@ -91,6 +91,28 @@ def test_eval_pipeline_shapes_padding_and_order():
     )
 
 
+def test_eval_source_boxes_keep_the_decoded_image_and_its_boxes():
+    # wsolevaluation rescales the decoded image's boxes itself: they must survive the resize.
+    boxes = [(1, 2, 30, 40), (10, 5, 47, 63)]
+    kept = make_pipeline(
+        _painted(boxes, size=(64, 48)),
+        training=False,
+        batch_size=2,
+        image_size=32,
+        max_boxes=2,
+        source_boxes=True,
+    )
+    batch = next(iter(kept.as_numpy_iterator()))
+    assert batch["source_size"].tolist() == [[64, 48], [64, 48]]
+    np.testing.assert_array_equal(batch["source_boxes"][:, 0], boxes)
+    np.testing.assert_array_equal(batch["source_boxes"][:, 1], -1.0)
+    assert batch["boxes"][0, 0].tolist() == _tight_box(batch["image"][0])  # resized as ever
+    plain = make_pipeline(
+        _painted(boxes, size=(64, 48)), training=False, batch_size=2, image_size=32
+    )
+    assert "source_boxes" not in next(iter(plain))
+
+
 def test_eval_more_boxes_than_max_boxes_is_an_error_naming_the_image():
     ds = tf.data.Dataset.from_tensors(
         {

@@ -160,6 +160,20 @@ def test_adapter_examples_without_boxes_error_by_id_or_are_skipped():
         from_tfds(_fake(examples), info, missing_boxes="drop")
 
 
+def test_load_tfds_names_an_example_without_a_box_before_any_pipeline_runs():
+    from hide_and_seek_tf.data.tfds_adapter import _check_every_example_has_a_box
+
+    image = np.zeros((8, 8, 3), np.uint8)
+    examples = [
+        {"image": image, "label": np.int64(k), "tfds_id": f"ex_{k}",
+         "objects": {"bbox": np.zeros((1 - k, 4), np.float32)}}
+        for k in range(2)
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match=r"^tfds:x split 'val': example ex_1 has no box\."):
+        _check_every_example_has_a_box(_fake(examples), "tfds:x", "val")
+    _check_every_example_has_a_box(_fake(examples[:1]), "tfds:x", "val")
+
+
 def test_adapter_rejects_examples_without_boxes_or_labels():
     ds = tf.data.Dataset.from_tensors({"image": tf.zeros([4, 4, 3], tf.uint8), "label": 0})
     with pytest.raises(ValueError, match="no bounding boxes"):

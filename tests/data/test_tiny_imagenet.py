@@ -166,10 +166,11 @@ def test_corrupt_jpeg_error_names_the_file(tmp_path, as_zip, damage):
     rel = "val/images/val_3.JPEG"
     files[rel] = files[rel][: len(files[rel]) // 2] if damage == "truncated" else b"GIF89a..."
     path = write_tiny_imagenet(files, tmp_path, as_zip=as_zip)
-    ds, _ = load_dataset(f"tiny-imagenet:{path}", "val")
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"val/images/val_3\.JPEG"):
-        for _ in ds:
-            pass
+    # Refused while loading, before any pipeline runs: one line naming the file and its line.
+    with pytest.raises(
+        ValueError, match=r"Unreadable image .*val/images/val_3\.JPEG \(listed at .*line 4\)"
+    ):
+        load_dataset(f"tiny-imagenet:{path}", "val")
 
 
 def test_missing_image_listed_in_annotations_is_reported(tmp_path):

@@ -109,7 +109,9 @@ def test_resolve_fills_demo_and_recipe_values_and_steps():
     assert config.num_images == DEMO_NUM_IMAGES
     assert config.lr == RECIPES["adam"]["lr"]
     assert config.steps_per_epoch == 7  # the cap: 95 // 10 = 9 full batches
-    assert config.backup_every == 2  # about four saves per epoch
+    assert config.backup_every is None  # saved by time (BACKUP_SECONDS) and at epoch ends
+    workers = TrainConfig(batch_size=10, strategy="multi-worker").resolve(num_train=95)
+    assert workers.backup_every == 3  # workers agree on steps: about four saves per epoch
     assert config.run_dir.startswith("runs/synthetic-small_gap-has-")
     assert TrainConfig(batch_size=10).resolve(num_train=95).steps_per_epoch == 9
     paper = TrainConfig(schedule="paper", lr=0.02).resolve()
@@ -167,6 +169,10 @@ def test_cli_maps_every_form_of_its_options():
     assert _config(["--classes", "n01,n02"]).classes == ("n01", "n02")
     assert _config([]).train_split == "train"
     assert _config(["--train-split", "train_minus_holdout"]).train_split == "train_minus_holdout"
+    assert _config([]).mixed_precision == "auto"
+    assert _config(["--mixed-precision", "float32"]).mixed_precision is False
+    assert _config(["--mixed-precision", "bfloat16"]).mixed_precision == "bfloat16"
+    assert (_config([]).hide_in, _config(["--hide-in", "model"]).hide_in) == ("data", "model")
 
 
 @pytest.mark.parametrize(
