@@ -25,6 +25,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -349,13 +351,28 @@ def check_preprocessing(mode: str | None) -> None:
         )
 
 
+#: The first Keras release without the published safe-mode bypasses (README: --model).
+KERAS_SAFE_LOADING = (3, 14)
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+
+
 def load_classifier(path: str | os.PathLike) -> keras.Model:
     """Loads a `.keras` classifier (safe mode: no arbitrary code), with errors that name the file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No model file at {path}")
-    if path.suffix != ".keras":
-        raise ValueError(f"The model file must be a `.keras` archive. Received: {path}")
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        # Legacy HDF5 (renamed or not) loads outside safe mode: refused.
+        raise ValueError(f"The model file must be a `.keras` (zip) archive. Received: {path}")
+    if _version_tuple(keras.__version__) < KERAS_SAFE_LOADING:
+        raise ValueError(
+            f"Loading a model file needs Keras >= {'.'.join(map(str, KERAS_SAFE_LOADING))}: "
+            "earlier releases have published safe-mode bypasses (README: --model). "
+            f"Received: keras=={keras.__version__}"
+        )
     try:
         return keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # Keras raises many types for a bad archive

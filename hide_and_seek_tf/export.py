@@ -6,7 +6,11 @@ traced into the graph (no `tf.py_function`, no project import). Hide-and-Seek is
 Signatures:
     serving_default(images: string [None]): JPEG/PNG (also GIF/BMP) bytes, any size. Each image is decoded to RGB,
         resized to the model's input exactly as the data pipeline resizes (bilinear, antialiased, rounded to
-        uint8), and boxes are mapped back to the ORIGINAL image's inclusive pixel coordinates.
+        uint8), and boxes are mapped back to the ORIGINAL image's inclusive pixel coordinates. Before anything
+        is decoded, every image's header is read in the graph (`image_headers`): a request holding an image
+        that is not one, is truncated, is of a variant the decoders refuse, or declares more than
+        `max_image_pixels` pixels (a decompression bomb) fails with an InvalidArgument error naming the
+        batch indices.
     predict_pixels(images: float32 [None, H, W, 3]): raw pixels (0..255) at the model's size.
     predict_pixels_uint8(images: uint8 [None, H, W, 3]): the same for uint8 pixels.
 
@@ -44,13 +48,195 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hide_and_seek_tf._checks import positive_int
+from hide_and_seek_tf._io import locked_dir, make_dir_mode_normal
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
 from hide_and_seek_tf.classifier import CamHead, check_preprocessing, find_cam_head, preprocess
 from hide_and_seek_tf.data.common import affine_boxes, resize_image
 
-# Leading bytes of the formats tf.io.decode_image reads.
+# Leading bytes of the formats tf.io.decode_image reads, in `_FORMATS` order (GIF twice).
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
+_FORMATS = ("jpeg", "png", "gif", "gif", "bmp")
+#: Default `max_image_pixels`: 64 megapixels, above the 48-61 MP of today's phone and full-frame
+#: camera photos (the largest ILSVRC val image has 21.5 MP), far below a decompression bomb.
+MAX_IMAGE_PIXELS = 64_000_000
+# What `image_headers` finds wrong with an image (0: nothing), and how the refusal says it.
+_PROBLEMS = (
+    (1, "not JPEG or PNG (or GIF/BMP) encoded images, or their headers are corrupt"),
+    (2, "truncated"),
+    (3, "unsupported variants of their format (e.g. 12-bit JPEG, 1-bit BMP)"),
+    (4, "larger than max_image_pixels={limit} (height * width, from their headers)"),
+)
+_NOT_AN_IMAGE, _TRUNCATED, _UNSUPPORTED, _TOO_LARGE = 1, 2, 3, 4
+# JPEG markers: start of frame (SOFn; DHT, JPG and DAC share the range), start of scan, end of image.
+_SOF_DECODED = (0xC0, 0xC1, 0xC2)  # baseline, extended, progressive Huffman: what libjpeg decodes
+_SOS, _EOI = 0xDA, 0xD9
+_MAX_JPEG_SEGMENTS = 4096  # before the first scan; real files have a few dozen at most
+
+
+def _bytes_at(data: tf.Tensor, index: tf.Tensor, count: int, big_endian: bool) -> tf.Tensor:
+    """The unsigned integer in `count` bytes of `data` (uint8) at `index` (-1 past the end)."""
+    n = tf.size(data)
+    value = tf.constant(0, tf.int64)
+    for k in range(count):
+        byte = tf.gather(data, tf.clip_by_value(index + k, 0, n - 1))
+        shift = 8 * (count - 1 - k if big_endian else k)
+        value += tf.bitwise.left_shift(tf.cast(byte, tf.int64), shift)
+    return tf.where(index + count <= n, value, tf.constant(-1, tf.int64))
+
+
+def _jpeg_header(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(problem, height, width) of a JPEG from its bytes: walks the marker segments to the frame
+    header and the first scan, then looks for the end-of-image marker after it (inside the
+    compressed data 0xFF is always followed by 0x00 or a restart marker, so 0xFFD9 there is the
+    end of the image; one before the scan may be an embedded thumbnail's)."""
+
+    def step(pos, segments, problem, sof, height, width, scan):
+        positions = pos + tf.range(9)
+        window = tf.gather(data, tf.clip_by_value(positions, 0, tf.size(data) - 1))
+        window = tf.where(positions < tf.size(data), tf.cast(window, tf.int32), -1)
+        lead, marker, *rest = tf.unstack(window, num=9)  # -1: past the end
+
+        def big_endian(high, low):
+            return tf.where(low < 0, -1, high * 256 + low)
+
+        length = big_endian(rest[0], rest[1])
+        precision, frame_height, frame_width = (
+            rest[2],
+            big_endian(*rest[3:5]),
+            big_endian(*rest[5:7]),
+        )
+        is_sof = (marker >= 0xC0) & (marker <= 0xCF)
+        is_sof &= (
+            tf.not_equal(marker, 0xC4) & tf.not_equal(marker, 0xC8) & tf.not_equal(marker, 0xCC)
+        )
+        standalone = tf.equal(marker, 0x01) | ((marker >= 0xD0) & (marker <= 0xD7))
+        fill = tf.equal(marker, 0xFF)
+        segment = ~fill & ~standalone
+        is_scan = tf.equal(marker, _SOS)
+        supported = tf.equal(precision, 8) & (marker <= _SOF_DECODED[-1])
+        past_end = (marker < 0) | (segment & (length < 0)) | (is_sof & (frame_width < 0))
+        corrupt = tf.not_equal(lead, 0xFF) | tf.equal(marker, _EOI) | (is_scan & (sof < 0))
+        corrupt |= segment & (length < 2)
+        problem = tf.where(
+            past_end,
+            _TRUNCATED,
+            tf.where(corrupt, _NOT_AN_IMAGE, tf.where(is_sof & ~supported, _UNSUPPORTED, problem)),
+        )
+        sof = tf.where(is_sof, marker, sof)
+        height = tf.where(is_sof, frame_height, height)
+        width = tf.where(is_sof, frame_width, width)
+        scan = tf.where(is_scan & tf.equal(problem, 0), pos, scan)
+        advance = tf.where(fill, 1, tf.where(standalone, 2, 2 + length))
+        return pos + advance, segments + 1, problem, sof, height, width, scan
+
+    def going(pos, segments, problem, sof, height, width, scan):
+        return tf.equal(problem, 0) & (scan < 0) & (segments < _MAX_JPEG_SEGMENTS)
+
+    minus_one = tf.constant(-1)
+    _, _, problem, _, height, width, scan = tf.while_loop(
+        going,
+        step,
+        (tf.constant(2), tf.constant(0), tf.constant(0), minus_one, minus_one, minus_one, -1),
+    )
+    height, width = tf.cast(height, tf.int64), tf.cast(width, tf.int64)
+    tail = data[tf.maximum(scan, 0) :]
+    ended = tf.reduce_any(tf.equal(tail[:-1], 0xFF) & tf.equal(tail[1:], _EOI))
+    problem = tf.where(tf.equal(problem, 0) & (scan < 0), _NOT_AN_IMAGE, problem)
+    problem = tf.where(tf.equal(problem, 0) & ~ended, _TRUNCATED, problem)
+    problem = tf.where(tf.equal(problem, 0) & tf.equal(height, 0), _UNSUPPORTED, problem)  # DNL
+    return problem, height, width
+
+
+def _png_header(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """IHDR's width and height (bytes 16-23, big-endian); truncated without the IEND chunk."""
+    ihdr = tf.equal(_bytes_at(data, 12, 4, True), 0x49484452)  # "IHDR"
+    width, height = _bytes_at(data, 16, 4, True), _bytes_at(data, 20, 4, True)
+    iend = tf.equal(data[:-3], 73) & tf.equal(data[1:-2], 69) & tf.equal(data[2:-1], 78)
+    ended = tf.reduce_any(iend & tf.equal(data[3:], 68))
+    problem = tf.where(height < 0, _TRUNCATED, tf.where(ihdr, 0, _NOT_AN_IMAGE))
+    problem = tf.where(tf.equal(problem, 0) & ~ended, _TRUNCATED, problem)
+    return problem, height, width
+
+
+def _gif_header(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The logical screen's width and height (bytes 6-9, little-endian: every frame is decoded at
+    that size); truncated without the trailer byte 0x3B."""
+    width, height = _bytes_at(data, 6, 2, False), _bytes_at(data, 8, 2, False)
+    ended = tf.equal(data[-1], 0x3B)
+    problem = tf.where(height < 0, _TRUNCATED, tf.where(ended, 0, _TRUNCATED))
+    return problem, height, width
+
+
+def _bmp_header(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """BITMAPINFOHEADER's width and height (int32 little-endian at 18 and 22; a negative height is
+    a top-down image); 8, 24 and 32 bits per pixel decode; truncated when the rows do not fit."""
+    width, height = _bytes_at(data, 18, 4, False), _bytes_at(data, 22, 4, False)
+    height = tf.where(height >= 2**31, 2**32 - height, height)  # |top-down height|
+    width = tf.where(width >= 2**31, -1 - width, width)  # a negative width is corrupt
+    offset, bits = _bytes_at(data, 10, 4, False), _bytes_at(data, 28, 2, False)
+    compression = _bytes_at(data, 30, 4, False)
+    row_bytes = (bits * tf.maximum(width, 0) + 31) // 32 * 4
+    needed = offset + row_bytes * height
+    problem = tf.case(
+        [
+            (compression < 0, lambda: tf.constant(_TRUNCATED)),
+            (width < 0, lambda: tf.constant(_NOT_AN_IMAGE)),
+            (
+                ~tf.reduce_any(tf.equal(bits, [8, 24, 32]))
+                | ~tf.reduce_any(tf.equal(compression, [0, 3])),
+                lambda: tf.constant(_UNSUPPORTED),
+            ),
+            (needed > tf.cast(tf.size(data), tf.int64), lambda: tf.constant(_TRUNCATED)),
+        ],
+        default=lambda: tf.constant(0),
+    )
+    return problem, height, width
+
+
+@tf.autograph.experimental.do_not_convert  # graph ops only: nothing for autograph to convert
+def image_headers(images: tf.Tensor, max_pixels: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """What is wrong with each encoded image, read from its bytes without decoding it.
+
+    Args:
+        images: string (B,), encoded images.
+        max_pixels: the largest height * width accepted.
+
+    Returns:
+        (problem int32 (B,), shape int64 (B, 2)): problem 0 (decodable), 1 (not an image or a
+        corrupt header), 2 (truncated), 3 (an unsupported variant: 12-bit or lossless JPEG, a BMP
+        of 1, 4 or 16 bits per pixel or RLE-compressed), 4 (more than `max_pixels` pixels); shape
+        the (height, width) its header declares (-1 when unknown).
+    """
+    formats = tf.fill(tf.shape(images), -1)
+    for index, magic in enumerate(_MAGIC):
+        formats = tf.where(tf.strings.substr(images, 0, len(magic)) == magic, index, formats)
+    readers = [_jpeg_header, _png_header, _gif_header, _gif_header, _bmp_header]
+
+    def inspect(args: tuple[tf.Tensor, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        encoded, kind = args
+        data = tf.io.decode_raw(encoded, tf.uint8)
+
+        def unknown():
+            minus_one = tf.constant(-1, tf.int64)
+            return tf.constant(_NOT_AN_IMAGE), minus_one, minus_one
+
+        branches = [lambda reader=reader: reader(data) for reader in readers]
+        problem, height, width = tf.switch_case(kind, branches, default=unknown)
+        empty = tf.equal(problem, 0) & ((height <= 0) | (width <= 0))
+        problem = tf.where(empty, _NOT_AN_IMAGE, problem)
+        too_large = tf.equal(problem, 0) & (height * width > max_pixels)
+        problem = tf.where(too_large, _TOO_LARGE, problem)
+        return problem, tf.stack([height, width])
+
+    return tf.map_fn(
+        inspect,
+        (images, tf.where(formats < 0, len(readers), formats)),
+        fn_output_signature=(tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int64)),
+    )
+
+
 #: Where TF Serving looks for warm-up requests inside a version directory.
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
@@ -134,6 +320,9 @@ class CamServer:
             stock TensorFlow and TF Serving builds include XLA). False for a runtime without XLA.
         max_batch_size: batches are padded to a power of two up to this, larger ones run in chunks
             of it (see the module docstring).
+        max_image_pixels: `serving_default` refuses (before decoding) an image whose header
+            declares more pixels (height * width) than this; it bounds the memory one image takes
+            (about 5-6 bytes per pixel while it is decoded and resized, docs/benchmarks.md).
         preprocessing: None (the model takes raw pixels 0..255), or a `keras.applications`
             convention, "tf", "torch" or "caffe", applied in the graph before the model.
         cam_layer, classifier_layer: layer names for CAM; default: found (`find_cam_head`).
@@ -151,6 +340,7 @@ class CamServer:
         preprocessing: str | None = None,
         cam_layer: str | None = None,
         classifier_layer: str | None = None,
+        max_image_pixels: int = MAX_IMAGE_PIXELS,
     ) -> None:
         head = find_cam_head(model, cam_layer=cam_layer, classifier_layer=classifier_layer)
         num_classes = head.num_classes
@@ -167,6 +357,7 @@ class CamServer:
             )
         threshold, top_k, cam_size = serving_options(model, head, threshold, top_k, cam_size)
         check_preprocessing(preprocessing)
+        self.max_image_pixels = positive_int(max_image_pixels, "max_image_pixels")
         self.model = model
         self.size = (int(height), int(width))
         self.class_names = tf.constant(list(class_names))
@@ -249,21 +440,26 @@ class CamServer:
         }
 
     def decode(self, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Encoded strings -> (pixels float32 (B, H, W, 3) at model size, original (height, width) (B, 2))."""
-        known = tf.zeros(tf.shape(images), tf.bool)
-        for magic in _MAGIC:
-            known |= tf.strings.substr(images, 0, len(magic)) == magic
-        bad = tf.cast(tf.where(~known)[:, 0], tf.int32)
-        check = tf.debugging.Assert(
-            tf.size(bad) == 0,
-            [
-                "`images` must be JPEG or PNG (or GIF/BMP) encoded strings; these batch indices are not:",
-                bad,
-            ],
-            summarize=16,
-        )
-        # Decoding must wait for the check, or a traced graph may hit the decoder's own error first.
-        with tf.control_dependencies([check]):
+        """Encoded strings -> (pixels float32 (B, H, W, 3) at model size, original (height, width) (B, 2)).
+
+        Every image's header is read first (`image_headers`): a request with an image that is not
+        one, is truncated, is of an unsupported variant or declares more than `max_image_pixels`
+        pixels fails, naming the batch indices, before anything is decoded.
+        """
+        problem, _ = image_headers(images, self.max_image_pixels)
+        checks = []
+        for code, what in _PROBLEMS:
+            bad = tf.cast(tf.where(tf.equal(problem, code))[:, 0], tf.int32)
+            what = what.format(limit=self.max_image_pixels)
+            checks.append(
+                tf.debugging.Assert(
+                    tf.size(bad) == 0,
+                    [f"`images` at these batch indices are {what}:", bad],
+                    summarize=16,
+                )
+            )
+        # Decoding must wait for the checks, or a traced graph may hit the decoder's own error first.
+        with tf.control_dependencies(checks):
             images = tf.identity(images)
         height, width = self.size
 
@@ -371,6 +567,7 @@ def export_serving(
     jit_compile: bool = True,
     *,
     max_batch_size: int = 64,
+    max_image_pixels: int = MAX_IMAGE_PIXELS,
     warmup: bool = True,
     preprocessing: str | None = None,
     cam_layer: str | None = None,
@@ -388,8 +585,8 @@ def export_serving(
         out: the model base path TF Serving watches.
         version: version number; default: one more than the largest existing.
         threshold, top_k, cam_size, jit_compile, max_batch_size, preprocessing, cam_layer,
-            classifier_layer: see `CamServer` (threshold, top_k, cam_size None: derived from
-            the model).
+            classifier_layer, max_image_pixels: see `CamServer` (threshold, top_k, cam_size None:
+            derived from the model).
         warmup: write `assets.extra/tf_serving_warmup_requests`, one request per batch bucket.
 
     Returns:
@@ -411,19 +608,30 @@ def export_serving(
         preprocessing=preprocessing,
         cam_layer=cam_layer,
         classifier_layer=classifier_layer,
+        max_image_pixels=max_image_pixels,
     )
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if version is None:
-        version = _next_version(out)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 0
+    ):
         raise ValueError(f"`version` must be a non-negative int. Received: version={version!r}")
-    target = out / str(version)
-    if target.exists():
-        raise FileExistsError(
-            f"Version directory {target} exists already; choose another --version."
-        )
+    # One export at a time per base path: the version number and the leftovers are ours to handle.
+    with locked_dir(out, "export", what="Model base path") as out:
+        for leftover in out.glob(".tmp-*"):  # a killed export's staging folder
+            shutil.rmtree(leftover, ignore_errors=True)
+        if version is None:
+            version = _next_version(out)
+        target = out / str(version)
+        if target.exists():
+            raise FileExistsError(
+                f"Version directory {target} exists already; choose another --version."
+            )
+        _write_version(server, target, warmup)
+    return target
 
+
+def _write_version(server: CamServer, target: Path, warmup: bool) -> None:
+    """Writes the SavedModel into a staging folder beside `target`, then renames it into place."""
+    model = server.model
     height, width = server.size
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -442,8 +650,9 @@ def export_serving(
         server.predict_pixels,
         input_signature=[tf.TensorSpec([None, height, width, 3], tf.uint8, name="images")],
     )
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=out))
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
     try:
+        make_dir_mode_normal(staging)  # readable by a server running as another user
         archive.write_out(str(staging), verbose=False)
         if warmup:
             write_warmup_requests(staging, server.batch_sizes, server.size)
@@ -451,7 +660,6 @@ def export_serving(
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    return target
 
 
 def export_run(
@@ -471,16 +679,26 @@ def export_run(
     `kwargs`: the keyword arguments of `export_serving` (max_batch_size, warmup, ...).
     """
     from hide_and_seek_tf.evaluation import DEFAULT_THRESHOLD, PAPER_THRESHOLDS
-    from hide_and_seek_tf.training.run_dir import SERVING_DIR, load_run
+    from hide_and_seek_tf.temporal.run import is_temporal_run
+    from hide_and_seek_tf.training.run_dir import SERVING_DIR, load_run, locked_run
 
-    model, config, _ = load_run(run_dir)
-    if threshold is None:
-        threshold = PAPER_THRESHOLDS.get(config.get("model"), DEFAULT_THRESHOLD)
-    class_names = config.get("class_names") or [str(i) for i in range(model.output_shape[-1])]
-    out = Path(run_dir) / SERVING_DIR if out is None else Path(out)
-    return export_serving(
-        model, class_names, out, version, threshold, top_k, cam_size, jit_compile, **kwargs
-    )
+    if not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"Run directory not found: {run_dir}")
+    if is_temporal_run(run_dir):
+        raise ValueError(
+            f"{run_dir} is a temporal run (train.py --task temporal): its model scores feature "
+            "sequences, not images, and has no image serving signature to export. Received: "
+            f"run_dir={str(run_dir)!r}"
+        )
+    with locked_run(run_dir, "export"):
+        model, config, _ = load_run(run_dir)
+        if threshold is None:
+            threshold = PAPER_THRESHOLDS.get(config.get("model"), DEFAULT_THRESHOLD)
+        class_names = config.get("class_names") or [str(i) for i in range(model.output_shape[-1])]
+        out = Path(run_dir) / SERVING_DIR if out is None else Path(out)
+        return export_serving(
+            model, class_names, out, version, threshold, top_k, cam_size, jit_compile, **kwargs
+        )
 
 
 def export_model(

@@ -1,14 +1,18 @@
 """Serving export: a SavedModel that needs only TensorFlow and gives the Keras model's answers."""
 
 import base64
+import io
 import json
 import os
+import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 
 import keras
 import numpy as np
+import PIL.Image
 import pytest
 import tensorflow as tf
 
@@ -16,7 +20,13 @@ from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
 from hide_and_seek_tf.classifier import find_cam_head, preprocess
 from hide_and_seek_tf.cli import export as export_cli
-from hide_and_seek_tf.export import WARMUP_FILE, batch_buckets, export_serving, serving_options
+from hide_and_seek_tf.export import (
+    WARMUP_FILE,
+    CamServer,
+    batch_buckets,
+    export_serving,
+    serving_options,
+)
 from hide_and_seek_tf.models import build_model
 
 SIZE = 32
@@ -379,6 +389,113 @@ def test_model_with_its_own_preprocessing_layers_keeps_them(tmp_path):
     np.testing.assert_allclose(out["scores"], np.sort(probs, -1)[:, ::-1], atol=1e-5)
     _, cams = class_activation_maps(model, pixels, top_k=1)
     np.testing.assert_array_equal(out["boxes"], cams_to_boxes(cams[:, 0], (0.2,))[:, 0])
+
+
+def test_versions_are_readable_by_other_users_and_no_staging_folder_survives(model, tmp_path):
+    previous = os.umask(0o022)  # the usual umask: a plain mkdir gives 0755, a file 0644
+    try:
+        out = tmp_path / "serving"
+        out.mkdir()
+        killed = out / ".tmp-1-abc123"  # the staging folder of a killed export
+        (killed / "variables").mkdir(parents=True)
+        path = export_serving(model, CLASS_NAMES, out, top_k=3)
+    finally:
+        os.umask(previous)
+    assert not killed.exists() and not list(out.glob(".tmp-*"))
+    modes = {}
+    for folder, _dirs, files in os.walk(path):
+        modes[folder] = os.stat(folder).st_mode & 0o777
+        for name in files:
+            modes[os.path.join(folder, name)] = os.stat(os.path.join(folder, name)).st_mode & 0o777
+    assert modes[str(path)] == 0o755
+    assert all(mode == (0o755 if os.path.isdir(p) else 0o644) for p, mode in modes.items()), modes
+
+
+def test_export_cli_user_errors_are_one_line(tmp_path, capsys):
+    from hide_and_seek_tf.temporal import TemporalConfig, train_temporal
+
+    # A temporal run has no image signature to export.
+    run = tmp_path / "temporal"
+    train_temporal(
+        TemporalConfig(
+            run_dir=str(run), epochs=1, num_videos=12, batch_size=12, num_steps=60, filters=8
+        ),
+        verbose=0,
+    )
+    capsys.readouterr()
+    assert export_cli.main(["--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "temporal" in err and str(run) in err and err.count("\n") == 1, err
+    assert not (run / "serving").exists()
+    # A run's model normalizes itself: another convention in front would normalize twice.
+    with pytest.raises(SystemExit):
+        export_cli.main(["--run-dir", str(run), "--preprocessing", "caffe"])
+    err = capsys.readouterr().err
+    assert "--preprocessing" in err and "caffe" in err and "Traceback" not in err
+
+
+def _png_declaring(width, height):
+    """A PNG whose header declares width x height, with a few bytes of (invalid) image data:
+    decoding it would fail with the decoder's own error, so a refusal that names the size was
+    decided from the header alone."""
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"\x78\x9c" + b"\0" * 64)
+        + chunk(b"IEND", b"")
+    )  # fmt: skip
+
+
+def _jpeg_frame(jpeg, marker=0xC0, precision=8):
+    """`jpeg` with its frame header (SOF0) changed to another SOF marker or sample precision."""
+    at = jpeg.index(b"\xff\xc0")
+    return (
+        jpeg[:at]
+        + bytes([0xFF, marker])
+        + jpeg[at + 2 : at + 4]
+        + bytes([precision])
+        + jpeg[at + 5 :]
+    )
+
+
+def test_undecodable_and_oversized_images_fail_the_request_naming_their_index(exported):
+    _, path = exported
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    image = _pixels(1)[0]
+    good, jpeg = _png(image), tf.io.encode_jpeg(image).numpy()
+    bmp = io.BytesIO()
+    PIL.Image.fromarray(image).convert("1").save(bmp, "BMP")  # 1 bit per pixel: not decodable
+    for batch, index, reason in (
+        ([good, jpeg[: len(jpeg) // 2]], 1, "truncated"),
+        ([jpeg, good, _png(image)[:-20]], 2, "truncated"),
+        ([good, good, bmp.getvalue()], 2, "unsupported"),
+        ([good, _jpeg_frame(jpeg, marker=0xC3)], 1, "unsupported"),  # lossless JPEG
+        ([_jpeg_frame(jpeg, precision=12), good], 0, "unsupported"),  # 12-bit JPEG
+        ([b"GIF89a" + b"\0" * 10], 0, "truncated"),
+        ([good, _png_declaring(20_000, 20_000)], 1, "larger than max_image_pixels=64000000"),
+    ):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=rf"{reason}(.|\n)*\[{index}\]"):
+            serve(images=tf.constant(batch))
+    assert serve(images=tf.constant([good, jpeg]))["classes"].shape == (2, 3)
+
+
+def test_the_pixel_limit_is_fixed_at_export(model):
+    image = _png(_pixels(1)[0])  # 32 x 32 = 1024 pixels
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"max_image_pixels=1023(.|\n)*\[0\]"):
+        tf.function(CamServer(model, CLASS_NAMES, max_image_pixels=1023).decode)(
+            tf.constant([image])
+        )
+    _, shape = tf.function(CamServer(model, CLASS_NAMES, max_image_pixels=1024).decode)(
+        tf.constant([image])
+    )
+    assert shape.numpy().tolist() == [[SIZE, SIZE]]
+    with pytest.raises(ValueError, match="max_image_pixels"):
+        CamServer(model, CLASS_NAMES, max_image_pixels=0)
 
 
 def test_serving_defaults_follow_the_model_and_bad_values_are_refused_naming_them():

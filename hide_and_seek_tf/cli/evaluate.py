@@ -33,8 +33,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from hide_and_seek_tf._io import DirectoryInUseError
 from hide_and_seek_tf.cli import import_tensorflow
-from hide_and_seek_tf.training.run_dir import EVAL_DIR
+from hide_and_seek_tf.training.run_dir import EVAL_DIR, locked_run
 
 
 def _fractions(text: str) -> list[float]:
@@ -148,12 +149,50 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             f"{'--model' if args.model else '--cams'} needs --data (a run directory knows its "
             "data, a model file or CAM folder does not)"
         )
+    if args.run_dir and args.preprocessing != "none":
+        parser.error(
+            "--preprocessing goes with --model: a run's model normalizes inside itself, so it "
+            f"would be normalized twice. Received: --preprocessing {args.preprocessing}"
+        )
+    for flag, values in (
+        ("--thresholds", args.thresholds),
+        ("--fixed-threshold", [args.fixed_threshold]),
+    ):
+        if any(v is not None and not 0.0 <= v <= 1.0 for v in values or ()):
+            shown = " ".join(f"{v:g}" for v in values)
+            parser.error(
+                f"{flag} must be fractions of the CAM's max, in [0, 1]. Received: {flag} {shown}"
+            )
+    if args.out_dir:
+        out = Path(args.out_dir)
+        if out.exists() and not out.is_dir():
+            parser.error(f"--out-dir must be a directory; it is a file. Received: --out-dir {out}")
+        if out.is_dir() and any(out.iterdir()) and not (out / "metrics.json").is_file():
+            # The output folder is replaced as a whole: never a folder of other files.
+            parser.error(
+                "--out-dir must be a new or empty directory, or an earlier evaluation's (it is "
+                f"replaced as a whole); it holds other files. Received: --out-dir {out}"
+            )
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not args.run_dir:
+        return _evaluate(args)
+    if not Path(args.run_dir).is_dir():
+        print(f"evaluate.py: error: Run directory not found: {args.run_dir}", file=sys.stderr)
+        return 2
+    try:
+        with locked_run(args.run_dir, "evaluate"):  # no other process writes the run meanwhile
+            return _evaluate(args)
+    except DirectoryInUseError as err:
+        print(f"evaluate.py: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     import_tensorflow()
     from hide_and_seek_tf.temporal.run import is_temporal_run, main_evaluate
 

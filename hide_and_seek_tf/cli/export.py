@@ -1,7 +1,7 @@
 """Export a classifier as a TF Serving SavedModel returning class, score, label, CAM and box.
 
     python export.py --run-dir runs/demo/hide_and_seek [--out RUN/serving] [--version N] \
-        [--threshold T] [--top-k K] [--cam-size S] [--max-batch-size 64]
+        [--threshold T] [--top-k K] [--cam-size S] [--max-batch-size 64] [--max-image-pixels N]
     python export.py --model my_classifier.keras --class-names names.txt --out serving \
         [--preprocessing caffe] [--cam-layer NAME --classifier-layer NAME]
 
@@ -64,6 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         help="batches are padded to a power of two up to this; larger ones run in chunks",
     )
     parser.add_argument(
+        "--max-image-pixels",
+        type=int,
+        default=None,
+        help="serving_default refuses, before decoding, an image whose header declares more "
+        "pixels (height x width) than this (default 64000000: 48-61 MP camera photos pass, "
+        "decompression bombs do not); it bounds the memory an image takes",
+    )
+    parser.add_argument(
         "--no-warmup", action="store_true", help="do not write the TF Serving warm-up requests"
     )
     parser.add_argument(
@@ -82,7 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.class_names and not args.model:
         parser.error("--class-names goes with --model (a run directory has its own)")
+    if args.run_dir and args.preprocessing != "none":
+        parser.error(
+            "--preprocessing goes with --model: a run's model normalizes inside itself, so it "
+            f"would be normalized twice. Received: --preprocessing {args.preprocessing}"
+        )
     import_tensorflow()
+    from hide_and_seek_tf._io import DirectoryInUseError
     from hide_and_seek_tf.export import export_model, export_run
     from hide_and_seek_tf.training.run_dir import SERVING_DIR
 
@@ -93,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         cam_layer=args.cam_layer,
         classifier_layer=args.classifier_layer,
     )
+    if args.max_image_pixels is not None:
+        options["max_image_pixels"] = args.max_image_pixels
     common = (args.version, args.threshold, args.top_k, args.cam_size, not args.no_xla)
     try:
         if args.model:
@@ -100,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             path = export_model(args.model, args.class_names, out, *common, **options)
         else:
             path = export_run(args.run_dir, args.out, *common, **options)
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
+    except (FileNotFoundError, FileExistsError, ValueError, DirectoryInUseError) as error:
         print(f"export.py: error: {error}", file=sys.stderr)
         return 2
     print(f"Exported SavedModel to {path}")

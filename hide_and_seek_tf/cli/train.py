@@ -303,9 +303,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if config.run_dir is None:
         config = config.replace(run_dir=config.default_run_dir())
+    from hide_and_seek_tf._io import DirectoryInUseError
+
     try:
         train(config, verbose=args.verbose)
-    except (FileExistsError, FileNotFoundError, ValueError) as e:
+    except (FileExistsError, FileNotFoundError, ValueError, DirectoryInUseError) as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 1
     _print_summary(Path(config.run_dir))

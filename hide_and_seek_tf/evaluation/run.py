@@ -42,7 +42,7 @@ import keras
 import numpy as np
 
 from hide_and_seek_tf import plotting
-from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
+from hide_and_seek_tf._io import replaced_dir, write_json_atomic, write_text_atomic
 from hide_and_seek_tf.classifier import check_preprocessing, find_cam_head
 from hide_and_seek_tf.data.checks import data_checks_record
 from hide_and_seek_tf.evaluation import wsolevaluation as wsol
@@ -610,6 +610,12 @@ def _threshold_grid(
     else:
         fixed = paper_t
     grid = _grid(thresholds, sweep, choose, paper_t, protocol)
+    for name, values in (("thresholds", grid), ("fixed_threshold", (fixed,))):
+        if not all(0.0 <= t <= 1.0 for t in values):
+            raise ValueError(
+                f"`{name}` must be fractions of the CAM's max, in [0, 1]. "
+                f"Received: {name}={thresholds if name == 'thresholds' else fixed!r}"
+            )
     if not any(math.isclose(t, fixed, abs_tol=1e-6) for t in grid):
         grid = tuple(sorted(grid + (fixed,)))
     return grid, fixed
@@ -754,17 +760,18 @@ def _occlusion(source, pipeline, fractions, cell, seed, batch_size, preprocessin
     }
 
 
-def _write_eval_files(out: Path, result, table, report: SplitScores, class_names, fixed) -> None:
-    """Every file of the eval directory, each atomically; metrics.json last (a finished run)."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / PER_IMAGE_FILE, per_image_csv(table))
-    write_text_atomic(out / "thresholds.csv", _curves_csv(result["metrics"]))
-    plotting.save_figure(out / "threshold_curve.png", plotting.threshold_curve_figure(result))
-    plotting.save_figure(
-        out / "cams.png", plotting.cam_grid_figure(report.shown, class_names, fixed)
-    )
-    plotting.save_figure(out / "cam_contrast.png", plotting.cam_contrast_figure(table, result))
-    write_json_atomic(out / METRICS_FILE, result)  # last: its presence means a finished evaluation
+def _write_eval_files(path: Path, result, table, report: SplitScores, class_names, fixed) -> None:
+    """Every file of the eval directory, metrics.json last (a finished run). The folder is
+    replaced as a whole (`_io.replaced_dir`): an interrupted evaluation leaves the previous one."""
+    with replaced_dir(path) as out:
+        write_text_atomic(out / PER_IMAGE_FILE, per_image_csv(table))
+        write_text_atomic(out / "thresholds.csv", _curves_csv(result["metrics"]))
+        plotting.save_figure(out / "threshold_curve.png", plotting.threshold_curve_figure(result))
+        plotting.save_figure(
+            out / "cams.png", plotting.cam_grid_figure(report.shown, class_names, fixed)
+        )
+        plotting.save_figure(out / "cam_contrast.png", plotting.cam_contrast_figure(table, result))
+        write_json_atomic(out / METRICS_FILE, result)  # last: its presence means a finished one
 
 
 def table_boxes(table: dict[str, np.ndarray], prefix: str) -> np.ndarray:

@@ -25,6 +25,7 @@ _PUBLIC = {
     "NEW_LAYERS": "hide_and_seek_tf.models.applications",
     "PRETRAINED_MODELS": "hide_and_seek_tf.models.registry",
     "build_model": "hide_and_seek_tf.models.registry",
+    "check_model_choice": "hide_and_seek_tf.models.registry",
     "insert_feature_hiding": "hide_and_seek_tf.models.registry",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,35 @@ MODELS: dict[str, tuple[Callable, tuple[int, int, int]]] = {
 }
 #: Models that take `weights` ("imagenet" or a weights file of their Keras application).
 PRETRAINED_MODELS = tuple(PRETRAINED_NORMALIZATION)
+
+
+def check_model_choice(name: str, weights: str | None = None, *, arg: str = "name") -> None:
+    """Checks a model name and its `weights` choice without building anything (see `build_model`).
+
+    `arg`: what the caller calls the name in messages (`TrainConfig` says "model").
+
+    Raises:
+        ValueError: unknown `name`; `weights` for a model that trains from scratch; `weights`
+            neither "imagenet" nor an existing file.
+    """
+    if name not in MODELS:
+        raise ValueError(f"`{arg}` must be one of {sorted(MODELS)}. Received: {arg}={name!r}")
+    if weights is None:
+        return
+    if name not in PRETRAINED_MODELS:
+        raise ValueError(
+            f"`weights` is for {list(PRETRAINED_MODELS)}; {name!r} trains from scratch. "
+            f"Received: weights={weights!r}"
+        )
+    if not isinstance(weights, str) or not weights:
+        raise ValueError(
+            "`weights` must be None, 'imagenet' or a weights file path. "
+            f"Received: weights={weights!r}"
+        )
+    if weights != "imagenet" and not os.path.isfile(weights):
+        raise ValueError(
+            f"`weights` must be 'imagenet' or an existing weights file. Received: weights={weights!r}"
+        )
 
 
 def build_model(
@@ -89,21 +119,10 @@ def build_model(
         Singh et al., Hide-and-Seek, https://arxiv.org/abs/1811.02545 ;
         Zhou et al., Learning Deep Features for Discriminative Localization, CVPR 2016.
     """
-    if name not in MODELS:
-        raise ValueError(f"`name` must be one of {sorted(MODELS)}. Received: name={name!r}")
+    check_model_choice(name, weights)
     builder, default_shape = MODELS[name]
     extra = {}
     if weights is not None:
-        if name not in PRETRAINED_MODELS:
-            raise ValueError(
-                f"`weights` is for {list(PRETRAINED_MODELS)}; {name!r} trains from scratch. "
-                f"Received: weights={weights!r}"
-            )
-        if not isinstance(weights, str) or not weights:
-            raise ValueError(
-                "`weights` must be None, 'imagenet' or a weights file path. "
-                f"Received: weights={weights!r}"
-            )
         if mean is not None or std is not None:
             raise ValueError(
                 "With `weights`, the model normalizes as the weights expect: `mean` and `std` "

@@ -29,7 +29,13 @@ import tensorflow as tf
 
 import hide_and_seek_tf
 from hide_and_seek_tf import plotting
-from hide_and_seek_tf._io import save_model_atomic, write_json_atomic, write_text_atomic
+from hide_and_seek_tf._io import (
+    DirectoryInUseError,
+    replaced_dir,
+    save_model_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 from hide_and_seek_tf.data.sequences import (
     SequenceInfo,
     batch_sequences,
@@ -57,6 +63,7 @@ from hide_and_seek_tf.training.run_dir import (
     MEAN_FILE,
     MODEL_FILE,
     is_empty_dir,
+    locked_run,
     read_json,
 )
 
@@ -440,12 +447,13 @@ def evaluate_temporal_run(
             "gt_coverage": "percent of ground-truth steps inside the thresholded CAM of their class",
         },
     }
-    out = Path(out_dir) if out_dir is not None else run_dir / EVAL_DIR
-    write_json_atomic(out / "metrics.json", result)
-    write_text_atomic(out / "detections.csv", _detections_csv(detections, info.class_names))
-    plotting.save_figure(
-        out / "cams.png", plotting.temporal_cams_figure(shown, info.class_names, cam_threshold)
-    )
+    # Replaced as a whole (see `_io.replaced_dir`), metrics.json last.
+    with replaced_dir(Path(out_dir) if out_dir is not None else run_dir / EVAL_DIR) as out:
+        write_text_atomic(out / "detections.csv", _detections_csv(detections, info.class_names))
+        plotting.save_figure(
+            out / "cams.png", plotting.temporal_cams_figure(shown, info.class_names, cam_threshold)
+        )
+        write_json_atomic(out / "metrics.json", result)
     return result
 
 
@@ -501,8 +509,14 @@ def main_train(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         config = config if config.run_dir else config.replace(run_dir=config.default_run_dir())
-        train_temporal(config, verbose=args.verbose)
-    except (FileExistsError, FileNotFoundError, ValueError, TypeError) as e:
+        if not is_empty_dir(config.run_dir):
+            raise FileExistsError(
+                f"Run directory {config.run_dir} is not empty; choose a new --run-dir. "
+                "Nothing was changed."
+            )
+        with locked_run(config.run_dir, "train"):
+            train_temporal(config, verbose=args.verbose)
+    except (FileExistsError, FileNotFoundError, ValueError, TypeError, DirectoryInUseError) as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 1
     print(f"\nRun directory: {config.run_dir}\nModel: {Path(config.run_dir) / MODEL_FILE}")

@@ -18,11 +18,16 @@ import tensorflow as tf
 
 import hide_and_seek_tf
 from hide_and_seek_tf._checks import positive_int
-from hide_and_seek_tf._io import save_model_atomic, write_json_atomic, write_text_atomic
+from hide_and_seek_tf._io import (
+    DirectoryInUseError,
+    save_model_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 from hide_and_seek_tf.data import load_dataset, make_pipeline
 from hide_and_seek_tf.data.checks import data_checks_record
 from hide_and_seek_tf.layers.hide_and_seek import HideAndSeek
-from hide_and_seek_tf.models import build_model
+from hide_and_seek_tf.models import build_model, check_model_choice
 from hide_and_seek_tf.training.callbacks import (
     EpochSummaries,
     RunRecorder,
@@ -50,6 +55,7 @@ from hide_and_seek_tf.training.run_dir import (
     MODEL_FILE,
     dataset_statistics,
     is_empty_dir,
+    locked_run,
     read_json,
 )
 
@@ -317,6 +323,8 @@ def train(config: TrainConfig, verbose: int | None = None) -> keras.Model:
         TypeError: `config` is not a `TrainConfig`.
         FileExistsError: a fresh run in a non-empty `run_dir` (nothing is written).
         FileNotFoundError: `resume` in a directory without config.json.
+        DirectoryInUseError: another process holds the run directory's lock (trains, evaluates
+            into or exports from it); nothing is written.
         ValueError: a resume whose settings differ from the saved config.json (it lists them;
             nothing is written), or settings the data cannot satisfy.
 
@@ -333,27 +341,35 @@ def train(config: TrainConfig, verbose: int | None = None) -> keras.Model:
         verbose = 1 if sys.stdout.isatty() else 2
     keras.utils.set_random_seed(config.seed)
 
+    # Before the run directory is touched.
+    check_model_choice(config.model, config.weights, arg="model")
     config, train_ds, info, num_train = _resolve_with_data(config)
     run_dir = Path(config.run_dir)
     error = None
-    if chief:
-        try:
-            _check_run_dir(config)
-        except (FileExistsError, FileNotFoundError, ValueError) as e:
-            error = e
-    if not _all_agree(strategy, error is None):  # a refusal by the chief stops every worker
-        raise error or RuntimeError("The chief worker refused to start; see its error message.")
-    if config.resume and read_state(run_dir) is None and (run_dir / MODEL_FILE).is_file():
-        logger.info("Run %s is already complete; loading its model.", run_dir)
-        return keras.models.load_model(run_dir / MODEL_FILE, safe_mode=True)
+    with contextlib.ExitStack() as held:
+        if chief:
+            try:
+                _check_run_dir(config)  # refused before the lock creates the directory
+                # Held until training ends; stale temporary files of killed saves go.
+                held.enter_context(locked_run(run_dir, "train"))
+                _check_run_dir(config)  # again, now that no other process can write it
+            except (FileExistsError, FileNotFoundError, ValueError, DirectoryInUseError) as e:
+                error = e
+        if not _all_agree(strategy, error is None):  # a refusal by the chief stops every worker
+            raise error or RuntimeError("The chief worker refused to start; see its error message.")
+        if config.resume and read_state(run_dir) is None and (run_dir / MODEL_FILE).is_file():
+            logger.info("Run %s is already complete; loading its model.", run_dir)
+            return keras.models.load_model(run_dir / MODEL_FILE, safe_mode=True)
 
-    # Only the chief writes the run directory; other workers write to a throw-away one.
-    write_dir = run_dir if chief else Path(tempfile.mkdtemp(prefix="hide_and_seek_worker_"))
-    try:
-        return _train_into(config, strategy, chief, write_dir, train_ds, info, num_train, verbose)
-    finally:
-        if not chief:
-            shutil.rmtree(write_dir, ignore_errors=True)
+        # Only the chief writes the run directory; other workers write to a throw-away one.
+        write_dir = run_dir if chief else Path(tempfile.mkdtemp(prefix="hide_and_seek_worker_"))
+        try:
+            return _train_into(
+                config, strategy, chief, write_dir, train_ds, info, num_train, verbose
+            )
+        finally:
+            if not chief:
+                shutil.rmtree(write_dir, ignore_errors=True)
 
 
 def _resolve_precision(config: TrainConfig) -> TrainConfig:
@@ -484,11 +500,6 @@ def _train_into(
         config, lambda: _load(config, config.train_split, config.num_images)[0]
     )
     mean, std = stats["mean"], stats["std"]
-    if chief:
-        write_json_atomic(write_dir / CONFIG_FILE, _run_record(config, info, strategy))
-        write_json_atomic(write_dir / MEAN_FILE, stats)
-        if config.resume:  # drop rows of epochs that will be redone
-            write_text_atomic(write_dir / HISTORY_FILE, history_csv(history))
 
     # A resumed run's iterator restarts: a seed derived from the global step gives it a new data
     # order and new hiding masks instead of repeating those of the first epochs.
@@ -525,6 +536,11 @@ def _train_into(
                 "Resuming %s at epoch %d, step %d of %d (global step %d).",
                 run_dir, start_epoch + 1, start_step, steps, global_step,
             )  # fmt: skip
+        if chief:  # the first bytes of a new run: data and model have loaded and built
+            write_json_atomic(write_dir / CONFIG_FILE, _run_record(config, info, strategy))
+            write_json_atomic(write_dir / MEAN_FILE, stats)
+            if config.resume:  # drop rows of epochs that will be redone
+                write_text_atomic(write_dir / HISTORY_FILE, history_csv(history))
         logger.info(
             "Training %s on %s (%d classes, %d images of %dx%d) for %d epochs of %d steps "
             "on %d replica(s); run directory: %s",

@@ -11,6 +11,7 @@ Layout (docs/architecture.md)::
     RUN/logs/                TensorBoard
     RUN/eval/                evaluate.py's output
     RUN/serving/<version>/   export.py's output
+    RUN/.lock                held (flock) by the process that trains, evaluates into or exports from it
 
 The file names are the constants below; importing this module does not import TensorFlow (the
 command-line programs read them before loading it).
@@ -18,16 +19,17 @@ command-line programs read them before loading it).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hide_and_seek_tf._io import write_json_atomic
+from hide_and_seek_tf._io import is_leftover, locked_dir, remove_stale_temps, write_json_atomic
 from hide_and_seek_tf.training.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -121,9 +123,27 @@ def dataset_statistics(
 
 
 def is_empty_dir(path: str | os.PathLike) -> bool:
-    """True when `path` does not exist or is an empty directory."""
+    """True when `path` does not exist or is an empty directory (its lock file and what a process
+    killed before its first complete write left aside)."""
     path = Path(path)
-    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+    return not path.exists() or (path.is_dir() and all(is_leftover(p.name) for p in path.iterdir()))
+
+
+@contextlib.contextmanager
+def locked_run(run_dir: str | os.PathLike, holder: str) -> Iterator[Path]:
+    """Holds the run directory's lock for the block (`_io.locked_dir`), creating the directory.
+
+    Training, evaluating into and exporting from a run hold it, so two of them never write one run
+    at once. Leftovers of saves a killed process left (`.model.keras.*`, `checkpoints/.epoch-*`,
+    `backup/.state-*`) are removed once it is held.
+
+    Raises:
+        DirectoryInUseError: another process holds it (the message names the run and its pid).
+    """
+    with locked_dir(run_dir, holder, what="Run directory") as path:
+        for folder in (path, path / CHECKPOINTS_DIR, path / BACKUP_DIR):
+            remove_stale_temps(folder)
+        yield path
 
 
 def read_json(path: str | os.PathLike, what: str) -> Any:
