@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from hide_and_seek_tf.data import make_pipeline
 from hide_and_seek_tf.evaluation import evaluate_run
 from hide_and_seek_tf.export import export_run
 from hide_and_seek_tf.training import TrainConfig, load_run, train
@@ -82,22 +83,52 @@ def test_resume_keeps_the_precision_the_run_started_with(tmp_path, monkeypatch):
     assert json.loads((run_dir / "config.json").read_text())["mixed_precision"] is False
 
 
-def test_hiding_layer_in_front_hides_like_the_data_pipeline():
-    model = keras.Sequential([keras.Input((64, 64, 3)), keras.layers.Identity()])
-    mean = [120.0, 110.0, 100.0]
-    config = TrainConfig(hide_patch_sizes=(16,), hide_prob=0.5)
-    trainer = _behind_hiding_layer(model, config, mean, seed=5)
-    images = tf.fill([300, 64, 64, 3], 7.0)
-    hidden = keras.ops.convert_to_numpy(trainer(images, training=True))
+def _cell_statistics(hidden: np.ndarray, mean: list[float]) -> np.ndarray:
+    """Per-cell hidden flags of 16 px cells, after checking pixels are the mean or the image's 7."""
     is_fill = np.all(hidden == np.float32(mean), axis=-1)
     is_image = np.all(hidden == 7.0, axis=-1)
     assert np.all(is_fill | is_image)  # hidden pixels are exactly the mean, the rest untouched
     cells = is_fill[:, ::16, ::16]
-    spread = 5 * np.sqrt(0.25 / cells.size)
-    assert abs(cells.mean() - 0.5) < spread
     # Whole 16 px cells: every pixel of a cell agrees with its top-left pixel.
     np.testing.assert_array_equal(is_fill, np.repeat(np.repeat(cells, 16, 1), 16, 2))
-    np.testing.assert_array_equal(trainer(images, training=False), images)  # inference: never
+    return cells
+
+
+def test_both_hiding_places_hide_cells_with_the_configured_probability_and_fill():
+    mean = [120.0, 110.0, 100.0]
+    images = tf.fill([300, 64, 64, 3], 7.0)
+    trainer = _behind_hiding_layer(
+        keras.Sequential([keras.Input((64, 64, 3)), keras.layers.Identity()]),
+        TrainConfig(hide_patch_sizes=(16,), hide_prob=0.5),
+        mean,
+        seed=5,
+    )
+    in_model = keras.ops.convert_to_numpy(trainer(images, training=True))
+    elements = tf.data.Dataset.from_tensor_slices(
+        {
+            "image": tf.cast(images, tf.uint8),
+            "label": tf.zeros([300], tf.int32),
+            "boxes": tf.zeros([300, 1, 4]),
+            "id": tf.strings.as_string(tf.range(300)),
+        }
+    )
+    batches = make_pipeline(
+        elements, training=True, batch_size=100, image_size=64, hide_patch_sizes=(16,),
+        hide_prob=0.5, fill_value=mean, seed=5, augment="none",
+    )  # fmt: skip
+    in_data = np.concatenate([images.numpy() for images, _ in batches])
+    for hidden in (in_model, in_data):
+        cells = _cell_statistics(hidden, mean)
+        assert abs(cells.mean() - 0.5) < 5 * np.sqrt(0.25 / cells.size)
+
+
+def test_hiding_layer_in_front_never_hides_outside_training():
+    model = keras.Sequential([keras.Input((64, 64, 3)), keras.layers.Identity()])
+    config = TrainConfig(hide_patch_sizes=(16,), hide_prob=0.5)
+    trainer = _behind_hiding_layer(model, config, [120.0, 110.0, 100.0], seed=5)
+    images = tf.fill([8, 64, 64, 3], 7.0)
+    np.testing.assert_array_equal(trainer(images, training=False), images)
+    np.testing.assert_array_equal(trainer.predict(images, verbose=0), images)
 
 
 def test_a_run_trained_with_hiding_in_the_model_saves_evaluates_and_exports(tmp_path):
