@@ -63,6 +63,16 @@ def test_out_dir_must_be_a_folder_of_evaluations(run_dir, tmp_path, capsys):
     assert a_file.read_text() == "mine" and (other / "notes.md").read_text() == "mine"
 
 
+def test_save_cams_naming_a_file_is_refused_before_scoring(run_dir, tmp_path, capsys):
+    a_file = tmp_path / "cams.txt"
+    a_file.write_text("mine")
+    with pytest.raises(SystemExit):
+        evaluate_cli.main(["--run-dir", str(run_dir), "--save-cams", str(a_file)])
+    err = capsys.readouterr().err
+    assert f"--save-cams {a_file}" in err and "Traceback" not in err, err
+    assert a_file.read_text() == "mine"
+
+
 def test_a_bad_threshold_keeps_its_own_message(run_dir):
     with pytest.raises(ValueError, match=r"`thresholds`.*\[0, 1\].*2"):
         evaluate_run(run_dir, thresholds=[2.0], **FAST)

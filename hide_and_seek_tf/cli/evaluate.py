@@ -163,6 +163,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             parser.error(
                 f"{flag} must be fractions of the CAM's max, in [0, 1]. Received: {flag} {shown}"
             )
+    if args.save_cams and Path(args.save_cams).exists() and not Path(args.save_cams).is_dir():
+        parser.error(
+            f"--save-cams must be a directory; it is a file. Received: --save-cams {args.save_cams}"
+        )
     if args.out_dir:
         out = Path(args.out_dir)
         if out.exists() and not out.is_dir():

@@ -11,11 +11,12 @@ reads them); for other sources the id the loader gives (e.g. "synthetic/test/000
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+
+from hide_and_seek_tf._io import atomic_path
 
 SUFFIX = ".npy"
 
@@ -49,15 +50,8 @@ class CamFiles:
         cams = np.asarray(cams, np.float32)
         paths = [self.path(str(i)) for i in ids]  # every id checked before anything is written
         for path, cam in zip(paths, cams, strict=True):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=SUFFIX)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    np.save(f, cam)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with atomic_path(path, suffix=SUFFIX) as tmp, open(tmp, "wb") as f:
+                np.save(f, cam)
 
     def read(self, ids: Sequence[str]) -> np.ndarray:
         """The maps of `ids`, stacked as saved (float32 or float64: wsolevaluation scores them in

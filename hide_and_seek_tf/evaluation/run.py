@@ -55,11 +55,7 @@ from hide_and_seek_tf.evaluation.breakdown import (
 )
 from hide_and_seek_tf.evaluation.cam_files import CamFiles
 from hide_and_seek_tf.evaluation.occlusion import OCCLUSION_CELL, OCCLUSION_SEED, occlusion_top1
-from hide_and_seek_tf.evaluation.report import (  # noqa: F401 (public via the package)
-    _curves_csv,
-    breakdown_markdown,
-    format_report,
-)
+from hide_and_seek_tf.evaluation.report import _curves_csv
 from hide_and_seek_tf.evaluation.scoring import SplitScores, score_batches
 from hide_and_seek_tf.evaluation.thresholds import threshold_choice
 from hide_and_seek_tf.metrics import IOU_THRESHOLDS
@@ -631,8 +627,15 @@ class _SplitReader:
         self.load_size = _load_size(
             source.config, data, None if from_files else source.image_size, protocol
         )
+        self._loaded: dict[str, tuple[Any, Any]] = {}
 
     def batches(self, name: str) -> tuple[Any, Any]:
+        """(pipeline, info) of split `name`, loaded and checked once (scoring and occlusion)."""
+        if name not in self._loaded:
+            self._loaded[name] = self._load(name)
+        return self._loaded[name]
+
+    def _load(self, name: str) -> tuple[Any, Any]:
         from hide_and_seek_tf.data import make_pipeline
 
         source = self.source

@@ -343,7 +343,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> keras.Model:
 
     # Before the run directory is touched.
     check_model_choice(config.model, config.weights, arg="model")
-    config, train_ds, info, num_train = _resolve_with_data(config)
+    config, train_ds, info, num_train, validation = _resolve_with_data(config)
     run_dir = Path(config.run_dir)
     error = None
     with contextlib.ExitStack() as held:
@@ -365,7 +365,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> keras.Model:
         write_dir = run_dir if chief else Path(tempfile.mkdtemp(prefix="hide_and_seek_worker_"))
         try:
             return _train_into(
-                config, strategy, chief, write_dir, train_ds, info, num_train, verbose
+                config, strategy, chief, write_dir, train_ds, info, num_train, validation, verbose
             )
         finally:
             if not chief:
@@ -389,23 +389,24 @@ def _resolve_precision(config: TrainConfig) -> TrainConfig:
     return config
 
 
-def _resolve_with_data(config: TrainConfig) -> tuple[TrainConfig, tf.data.Dataset, Any, int]:
-    """Loads the training split and resolves the settings that depend on it."""
+def _resolve_with_data(
+    config: TrainConfig,
+) -> tuple[TrainConfig, tf.data.Dataset, Any, int, tuple[tf.data.Dataset, Any] | None]:
+    """Loads the training split (and the validation split, when validating) and resolves the
+    settings that depend on them: (config, train elements, train info, train images, validation
+    (elements, info) or None)."""
     config = _resolve_precision(config)
     if config.data_kind == "synthetic":
         config = config.resolve()  # the demo's image size and image count
     train_ds, info = _load(config, config.train_split, config.num_images)
-    val_split = config.data_spec.validation_split
-    if config.validation and val_split is not None:
-        # Its images are checked now (headers, boxes), before anything is written.
-        _load(config, val_split, _val_images(config))
     num_train = info.num_examples if info.num_examples is not None else _count(train_ds)
-    return (
-        config.resolve(image_size=info.image_size, num_train=num_train),
-        train_ds,
-        info,
-        num_train,
-    )
+    config = config.resolve(image_size=info.image_size, num_train=num_train)
+    val_split = config.data_spec.validation_split
+    validation = None
+    if config.validation and val_split is not None:
+        # Loaded (its headers and boxes checked) now, before anything is written, and once.
+        validation = _load(config, val_split, _val_images(config))
+    return config, train_ds, info, num_train, validation
 
 
 def cache_fits(num_images: int, image_size: tuple[int, int], fraction: float = 0.5) -> bool:
@@ -425,6 +426,7 @@ def _input_pipelines(
     seed: int,
     multi_worker: bool,
     num_train: int,
+    validation: tuple[tf.data.Dataset, Any] | None,
 ) -> tuple[tf.data.Dataset, tf.data.Dataset | None, int | None]:
     """(endless training batches, validation batches or None, validation steps or None)."""
     # Decoded images stay in memory after the first epoch when they fit (Tiny ImageNet: 0.5 GB);
@@ -455,7 +457,7 @@ def _input_pipelines(
     if val_split is None:
         logger.warning("%s has no validation split: no validation.", config.data)
         return train_batches, None, None
-    val_ds, val_info = _load(config, val_split, _val_images(config))
+    val_ds, val_info = validation
     val_batches = make_pipeline(
         val_ds,
         training=False,
@@ -486,6 +488,7 @@ def _train_into(
     train_ds: tf.data.Dataset,
     info: Any,
     num_train: int,
+    validation: tuple[tf.data.Dataset, Any] | None,
     verbose: int,
 ) -> keras.Model:
     run_dir, steps = Path(config.run_dir), config.steps_per_epoch
@@ -505,7 +508,7 @@ def _train_into(
     # order and new hiding masks instead of repeating those of the first epochs.
     seed = (config.seed + 7919 * global_step) % 2**31
     train_batches, val_batches, val_steps = _input_pipelines(
-        config, train_ds, mean, seed, multi_worker, num_train
+        config, train_ds, mean, seed, multi_worker, num_train, validation
     )
 
     with _dtype_policy(config.mixed_precision), strategy.scope():
