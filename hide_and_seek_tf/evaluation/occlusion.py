@@ -6,6 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
+
+from hide_and_seek_tf.classifier import preprocess
+from hide_and_seek_tf.hiding import hide_patches
 
 #: Occlusion defaults: 16 px cells (a quarter of a Tiny ImageNet side), fixed seed.
 OCCLUSION_CELL = 16
@@ -42,11 +46,6 @@ def occlusion_top1(
     Raises:
         ValueError: a fraction outside [0, 1], or no images.
     """
-    import tensorflow as tf
-
-    from hide_and_seek_tf.classifier import preprocess
-    from hide_and_seek_tf.hiding import hide_patches
-
     fractions = [float(f) for f in fractions]
     if not fractions or not all(0.0 <= f <= 1.0 for f in fractions):
         raise ValueError(f"`fractions` must be values in [0, 1]. Received: fractions={fractions!r}")

@@ -8,7 +8,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
+from hide_and_seek_tf.boxes import cams_to_boxes
+from hide_and_seek_tf.cam import class_activation_maps, ten_crop_cams
+from hide_and_seek_tf.classifier import preprocess
+from hide_and_seek_tf.evaluation import wsolevaluation as wsol
 from hide_and_seek_tf.evaluation.thresholds import threshold_index
 from hide_and_seek_tf.metrics import (
     IOU_THRESHOLDS,
@@ -82,8 +87,6 @@ def paper_box_ious(
     Returns:
         (largest (B, T, 4) int32, iou (B, T), any_iou (B, T)), as `wsol_box_ious`.
     """
-    from hide_and_seek_tf.boxes import cams_to_boxes
-
     largest = cams_to_boxes(cams, thresholds, mode="largest").numpy()
     every = cams_to_boxes(cams, thresholds, mode="all", max_components=max_components).numpy()
     any_iou = best_iou(every, gt_boxes).max(axis=-1, initial=0.0)
@@ -143,12 +146,6 @@ def score_batches(
         ValueError: the batches hold no image; a bad `protocol`; a CAM file that is missing or
             malformed (named).
     """
-    import tensorflow as tf
-
-    from hide_and_seek_tf.cam import class_activation_maps, ten_crop_cams
-    from hide_and_seek_tf.classifier import preprocess
-    from hide_and_seek_tf.evaluation import wsolevaluation as wsol
-
     wsol.check_protocol(protocol)
     heads = dict(cam_layer=cam_layer, classifier_layer=classifier_layer)
     grid = tuple(float(t) for t in cam_thresholds)
