@@ -16,7 +16,7 @@ $(STAMP): requirements.txt
 	touch $@
 
 demo: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m hide_and_seek_tf.demo --out runs/demo
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m hide_and_seek_tf.cli.demo --out runs/demo
 
 test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q

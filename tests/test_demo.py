@@ -2,7 +2,7 @@
 
 import json
 
-from hide_and_seek_tf.demo import run_demo
+from hide_and_seek_tf.side_by_side import run_demo
 
 
 def test_demo_writes_report_table_and_pictures_and_reuses_finished_runs(tmp_path):

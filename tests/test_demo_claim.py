@@ -2,7 +2,7 @@
 
 import pytest
 
-from hide_and_seek_tf.demo import run_demo
+from hide_and_seek_tf.side_by_side import run_demo
 
 
 @pytest.mark.slow

@@ -1,9 +1,9 @@
 """The quick-start demo: plain GAP vs Hide-and-Seek on the built-in synthetic data, end to end.
 
     hide-and-seek-demo [--out runs/demo] [--seed 0] [--epochs N] [--num-images N]
-    python -m hide_and_seek_tf.demo ...   # the same
+    python -m hide_and_seek_tf.cli.demo ...   # the same; `make demo`
 
-The work is done by `hide_and_seek_tf.demo.run_demo`.
+The work is done by `hide_and_seek_tf.side_by_side.run_demo`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     import_tensorflow()
     import tensorflow as tf
 
-    from hide_and_seek_tf.demo import run_demo
+    # deferred: TensorFlow loads after the arguments are parsed (see hide_and_seek_tf.cli)
+    from hide_and_seek_tf.side_by_side import run_demo
 
     tf.get_logger().setLevel("ERROR")
     # Same machine, same numbers: deterministic kernels and tf.data (and an error, not a silent

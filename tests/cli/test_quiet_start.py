@@ -38,7 +38,7 @@ def _run_without_level(*args: str) -> subprocess.CompletedProcess:
         ["train.py", "--help"],
         ["evaluate.py", "--help"],
         ["export.py", "--help"],
-        ["-m", "hide_and_seek_tf.demo", "--help"],
+        ["-m", "hide_and_seek_tf.cli.demo", "--help"],
     ],
     ids=["train", "evaluate", "export", "demo"],
 )

@@ -1,7 +1,7 @@
-"""The quick-start demo: plain GAP vs Hide-and-Seek on the built-in synthetic data, end to end.
+"""Plain GAP vs Hide-and-Seek side by side on the built-in synthetic data: the quick-start demo's work.
 
     hide-and-seek-demo [--out runs/demo] [--seed 0] [--epochs N] [--num-images N]
-    python -m hide_and_seek_tf.demo ...   # the same (hide_and_seek_tf/cli/demo.py)
+    python -m hide_and_seek_tf.cli.demo ...   # the same; `make demo`
 
 Trains the same network twice with the same seed (without and with hiding), evaluates both with
 `hide_and_seek_tf.evaluation.evaluate_run` (the code behind evaluate.py), and writes `OUT/report.md` with a
@@ -16,35 +16,27 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-if (
-    __name__ == "__main__"
-):  # `python -m hide_and_seek_tf.demo`: parse (and --help) before TensorFlow
-    from hide_and_seek_tf.cli.demo import run
+import numpy as np
+import tensorflow as tf
 
-    sys.exit(run())
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from hide_and_seek_tf import plotting  # noqa: E402
-from hide_and_seek_tf._io import write_json_atomic, write_text_atomic  # noqa: E402
-from hide_and_seek_tf.boxes import cams_to_boxes  # noqa: E402
-from hide_and_seek_tf.cam import class_activation_maps  # noqa: E402
-from hide_and_seek_tf.data import load_dataset, make_pipeline  # noqa: E402
-from hide_and_seek_tf.evaluation import (  # noqa: E402
+from hide_and_seek_tf import plotting
+from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
+from hide_and_seek_tf.boxes import cams_to_boxes
+from hide_and_seek_tf.cam import class_activation_maps
+from hide_and_seek_tf.data import load_dataset, make_pipeline
+from hide_and_seek_tf.evaluation import (
     DEFAULT_THRESHOLD,
     PAPER_THRESHOLDS,
     breakdown_markdown,
     evaluate_run,
 )
-from hide_and_seek_tf.hiding import hide_patches  # noqa: E402
-from hide_and_seek_tf.training import TrainConfig, load_run, train  # noqa: E402
-from hide_and_seek_tf.training.run_dir import CONFIG_FILE, EVAL_DIR, MODEL_FILE  # noqa: E402
+from hide_and_seek_tf.hiding import hide_patches
+from hide_and_seek_tf.training import TrainConfig, load_run, train
+from hide_and_seek_tf.training.run_dir import CONFIG_FILE, EVAL_DIR, MODEL_FILE
 
 NUM_SHOWN = 8
 #: MaxBoxAcc's thresholds are chosen on THRESHOLD_SPLIT; the table is measured on SCORED_SPLIT.
