@@ -31,7 +31,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="scan a data spec's splits and report")
-    check.add_argument("spec", help="a data spec, e.g. cub:PATH (README: Data)")
+    check.add_argument("spec", help="a data spec, e.g. cub:PATH (docs/data.md)")
     check.add_argument(
         "--split", nargs="+", help="splits to check (default: the source's own splits)"
     )

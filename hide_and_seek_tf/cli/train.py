@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="SPEC",
         help="synthetic (default) | tiny-imagenet:PATH | tfds:NAME | cub:PATH | imagenet:PATH | "
-        "wsol:METADATA_DIR | csv:FILE (README: Data)",
+        "wsol:METADATA_DIR | csv:FILE (docs/data.md)",
     )
     data.add_argument("--data-dir", help="wsol:/csv: the image root; tfds: the TFDS data directory")
     data.add_argument(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 # ----------------------------------------------------------------------------------------------
@@ -14,26 +15,77 @@ from typing import Any
 
 
 def _num(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+    return number_cell(value, f".{digits}f")
+
+
+def number_cell(value: float | None, spec: str = ".1f") -> str:
+    """`value` formatted with `spec` for a table cell; "-" for a missing value."""
+    return "-" if value is None else f"{value:{spec}}"
+
+
+def mean_std_cell(stats: Mapping[str, Any] | None, digits: int = 1, sign: bool = False) -> str:
+    """A `stats.seed_stats` result as "mean ± std" ("mean" for one seed; "-" for none)."""
+    if not stats or stats["mean"] is None:
+        return "-"
+    std = f" ± {stats['std']:.{digits}f}" if stats["std"] is not None else ""
+    return f"{stats['mean']:{'+' if sign else ''}.{digits}f}{std}"
+
+
+_RULE = {"l": "---|", "r": "---:|"}  # the separator cell of a left / right column
+
+
+def markdown_table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], align: str | None = None
+) -> str:
+    """A Markdown table; cells are written with `str`.
+
+    Args:
+        headers: the column titles.
+        rows: one sequence of cells per row, as many as `headers`.
+        align: "l" or "r" per column; default: the first column left, the others right.
+
+    Raises:
+        ValueError: `align` or a row does not have one entry per column.
+
+    Example:
+        >>> print(markdown_table(["model", "top-1"], [["GAP", 58.7]]))
+        | model | top-1 |
+        |---|---:|
+        | GAP | 58.7 |
+    """
+    align = "l" + "r" * (len(headers) - 1) if align is None else align
+    if len(align) != len(headers) or set(align) - {"l", "r"}:
+        raise ValueError(
+            f"`align` must have one 'l' or 'r' per column ({len(headers)}). Received: align={align!r}"
+        )
+    lines = ["| " + " | ".join(headers) + " |", "|" + "".join(_RULE[a] for a in align)]
+    for row in rows:
+        if len(row) != len(headers):
+            raise ValueError(
+                f"Each row must have {len(headers)} cells, one per header. Received: row={row!r}"
+            )
+        lines.append("| " + " | ".join(str(cell) for cell in row) + " |")
+    return "\n".join(lines)
+
+
+def size_bin_label(value_range: Sequence[float]) -> str:
+    """A size bin's range as written in tables: "[0.25, 0.5)", the last bin closed "[0.75, 1]"."""
+    lo, hi = value_range
+    return f"[{lo:g}, {hi:g}{']' if hi >= 1 else ')'}"
 
 
 def breakdown_markdown(evaluations: dict[str, dict[str, Any]]) -> str:
     """A Markdown table of the size breakdown of one or more evaluations (by name)."""
-    lines = [
-        "| model | GT box area | images | GT-known Loc | Top-1 Loc | MaxBoxAcc | fixed box | "
-        "whole image |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+    headers = ["model", "GT box area", "images", "GT-known Loc", "Top-1 Loc", "MaxBoxAcc"]
+    headers += ["fixed box", "whole image"]
+    keys = ("gt_known_loc", "top1_loc", "max_box_acc", "fixed_box_gt_known_loc")
+    rows = [
+        [name, size_bin_label(row["range"]), row["count"]]
+        + [_num(row[k]) for k in (*keys, "whole_image_gt_known_loc")]
+        for name, result in evaluations.items()
+        for row in result["size_breakdown"]["bins"]
     ]
-    for name, result in evaluations.items():
-        for row in result["size_breakdown"]["bins"]:
-            lo, hi = row["range"]
-            lines.append(
-                f"| {name} | [{lo:g}, {hi:g}{']' if hi >= 1 else ')'} | {row['count']} | "
-                f"{_num(row['gt_known_loc'])} | {_num(row['top1_loc'])} | "
-                f"{_num(row['max_box_acc'])} | {_num(row['fixed_box_gt_known_loc'])} | "
-                f"{_num(row['whole_image_gt_known_loc'])} |"
-            )
-    return "\n".join(lines)
+    return markdown_table(headers, rows, align="llrrrrrr")
 
 
 def format_report(result: dict[str, Any], out_dir: str | os.PathLike | None = None) -> str:
