@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from hide_and_seek_tf.data.common import check_count, resolve_classes
-from hide_and_seek_tf.data.sequences import SequenceInfo, uniform_sample
+from hide_and_seek_tf.data.elements import check_count, resolve_classes
+from hide_and_seek_tf.data.sequence_elements import SequenceInfo, uniform_sample
 
 logger = logging.getLogger("hide_and_seek_tf.data")
 

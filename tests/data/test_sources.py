@@ -7,7 +7,7 @@ import os
 import pytest
 
 from hide_and_seek_tf.data import load_dataset
-from hide_and_seek_tf.data.spec import (
+from hide_and_seek_tf.data.sources import (
     DATA_DIR_UNUSED,
     SOURCES,
     DataSource,
