@@ -53,7 +53,8 @@ DATA_DIR_TFDS = "tfds"  # TFDS's data directory
 
 
 def _lazy(target: str) -> Callable[..., Any]:
-    """`"module:function"` -> a function that imports the module on first call."""
+    """`"module:function"` -> a function that imports the module on first call (so that the registry,
+    and parsing a spec, import no TensorFlow)."""
     module, _, name = target.partition(":")
 
     def call(*args: Any, **kwargs: Any) -> Any:
