@@ -53,7 +53,7 @@ from hide_and_seek_tf._io import locked_dir, make_dir_mode_normal
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
 from hide_and_seek_tf.classifier import CamHead, check_preprocessing, find_cam_head, preprocess
-from hide_and_seek_tf.data.common import affine_boxes, resize_image
+from hide_and_seek_tf.data.elements import affine_boxes, resize_image
 
 # Leading bytes of the formats tf.io.decode_image reads, in `_FORMATS` order (GIF twice).
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")

@@ -10,7 +10,7 @@
 Prints per split: images, classes, boxes per image, box areas in the evaluation's size bins,
 clipped boxes, grayscale / CMYK / PNG counts, unreadable files and the largest image. Exits 1 when
 a split cannot be loaded or holds an unreadable image. The work is done by
-`hide_and_seek_tf.data.dataset_check.run_check`.
+`hide_and_seek_tf.data.check_report.run_check`.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command; returns the exit status."""
     args = parse_args(argv)
-    from hide_and_seek_tf.data.spec import DataSpec
+    from hide_and_seek_tf.data.sources import DataSpec
 
     try:
         spec = DataSpec.parse(args.spec, data_dir=args.data_dir, name="spec")
@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = args.classes.strip()
         classes = int(text) if text.isdigit() else [c for c in text.split(",") if c]
     import_tensorflow()
-    from hide_and_seek_tf.data.dataset_check import run_check
+    from hide_and_seek_tf.data.check_report import run_check
 
     return run_check(
         spec,

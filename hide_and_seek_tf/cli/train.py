@@ -54,7 +54,7 @@ from hide_and_seek_tf.training.run_dir import CONFIG_FILE, HISTORY_FILE, MODEL_F
 
 def _data_spec(values: list[str]) -> str:
     """`--data synthetic`, `--data cub PATH` (= `cub:PATH`), `--data wsol:DIR` -> one spec string."""
-    from hide_and_seek_tf.data.spec import SOURCES, spec_forms
+    from hide_and_seek_tf.data.sources import SOURCES, spec_forms
 
     if len(values) == 1:
         return values[0]

@@ -25,7 +25,7 @@ Splits:
     "train_minus_holdout": "train" without them.
 Train splits are interleaved across classes. Element ids are paths under Data/CLS-LOC
 ("train/n01440764/n01440764_10026.JPEG", "val/ILSVRC2012_val_00000001.JPEG", wsolevaluation's
-form). A few ILSVRC files are CMYK JPEGs or PNGs named .JPEG: both decode (see `files`).
+form). A few ILSVRC files are CMYK JPEGs or PNGs named .JPEG: both decode (see `file_records`).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from hide_and_seek_tf.data.common import DatasetInfo, resolve_classes
-from hide_and_seek_tf.data.files import (
+from hide_and_seek_tf.data.elements import DatasetInfo, resolve_classes
+from hide_and_seek_tf.data.file_records import (
     FolderListing,
     Record,
     annotation_error,

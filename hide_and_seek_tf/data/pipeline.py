@@ -11,7 +11,7 @@ Evaluation: resize -> cache -> batch (boxes padded to `max_boxes` with rows of -
 no randomness and no hiding.
 
 Images are cached as uint8 (4x less memory than float32) and become float32 raw 0..255 after
-batching. Boxes follow every geometric transform under the edge convention of `common`.
+batching. Boxes follow every geometric transform under the edge convention of `elements`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import tensorflow as tf
 
 from hide_and_seek_tf._checks import positive_int
-from hide_and_seek_tf.data.common import (
+from hide_and_seek_tf.data.elements import (
     affine_boxes,
     check_element_spec,
     parse_image_size,
@@ -188,7 +188,7 @@ def make_pipeline(
             for evaluation (deterministic, no hiding).
         batch_size: images per batch.
         image_size: output size, int S or (H, W); images are resized (stretched) to it with
-            bilinear antialiased resampling and boxes scaled (see `common`).
+            bilinear antialiased resampling and boxes scaled (see `elements`).
         hide_patch_sizes: Hide-and-Seek cell sides in pixels, each image drawing one per epoch
             (0 = no hiding for that image); () or None disables hiding. Training only.
         hide_prob: probability of hiding each cell.

@@ -21,38 +21,16 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 import tensorflow as tf
 
-SEQUENCE_KEYS = ("features", "labels", "intervals", "interval_labels", "duration", "id")
+from hide_and_seek_tf.data.sequence_elements import SEQUENCE_KEYS, SequenceInfo, uniform_sample
+from hide_and_seek_tf.data.synthetic_sequences import load_synthetic_sequences
+from hide_and_seek_tf.data.video_features import DEFAULT_NUM_STEPS, load_video_features
+
 SEQUENCE_KINDS = ("synthetic-sequences", "video-features:PATH")
-
-
-@dataclasses.dataclass(frozen=True)
-class SequenceInfo:
-    """What a loaded sequence dataset is.
-
-    Attributes:
-        name: "synthetic-sequences" or "video-features".
-        num_classes: K; `labels` has K entries.
-        class_names: one name per class (THUMOS14: the annotation files' class names).
-        num_steps: T, the steps of every element's `features` (F_total).
-        feature_dim: D.
-        num_examples: number of videos.
-        feature_rate: the source's features per second (None for synthetic data, whose steps are
-            one second each).
-    """
-
-    name: str
-    num_classes: int
-    class_names: tuple[str, ...]
-    num_steps: int
-    feature_dim: int
-    num_examples: int
-    feature_rate: float | None = None
 
 
 def parse_sequence_spec(spec: Any) -> tuple[str, str | None]:
@@ -103,19 +81,35 @@ def load_sequences(
     """
     kind, arg = parse_sequence_spec(spec)
     if kind == "synthetic-sequences":
-        from hide_and_seek_tf.data.synthetic_sequences import load_synthetic_sequences
-
         return load_synthetic_sequences(
             split, num_videos=num_videos, num_steps=num_steps, classes=classes, seed=seed
         )
-    from hide_and_seek_tf.data.video_features import DEFAULT_NUM_STEPS, load_video_features
-
     return load_video_features(
         arg,
         split,
         num_steps=DEFAULT_NUM_STEPS if num_steps is None else num_steps,
         classes=classes,
         num_videos=num_videos,
+    )
+
+
+def load_sequence_spec(
+    spec: Any, split: str, **options: Any
+) -> tuple[tf.data.Dataset, SequenceInfo]:
+    """`load_sequences` for a `DataSpec` of a sequence kind (the source of `load_dataset`):
+    `num_images` is the number of videos; `image_size` and `max_per_class` are refused."""
+    if options.get("image_size") is not None or options.get("max_per_class") is not None:
+        raise ValueError(
+            f"`image_size` and `max_per_class` do not apply to sequence data. Received: "
+            f"spec={str(spec)!r}, image_size={options.get('image_size')!r}, "
+            f"max_per_class={options.get('max_per_class')!r}"
+        )
+    return load_sequences(
+        str(spec),
+        split,
+        classes=options.get("classes"),
+        num_videos=options.get("num_images"),
+        seed=options.get("seed", 0),
     )
 
 
@@ -132,20 +126,6 @@ def batch_sequences(ds: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
             "id": "",
         },
     )
-
-
-def uniform_sample(features: tf.Tensor, num_steps: int) -> tf.Tensor:
-    """Samples `num_steps` steps of a (T, D) sequence uniformly (nearest step to each of the centres).
-
-    Step j of the output is input step floor((j + 0.5) * T / num_steps): evenly spread when
-    T >= num_steps, repeated steps when T < num_steps. The output spans the same time as the input.
-    """
-    length = tf.shape(features)[0]
-    centres = (
-        (tf.range(num_steps, dtype=tf.float64) + 0.5) * tf.cast(length, tf.float64) / num_steps
-    )
-    index = tf.minimum(tf.cast(tf.floor(centres), tf.int32), length - 1)
-    return tf.gather(features, index)
 
 
 def check_sequence_spec(ds: Any, name: str = "ds") -> None:
@@ -170,6 +150,7 @@ __all__ = [
     "SequenceInfo",
     "batch_sequences",
     "check_sequence_spec",
+    "load_sequence_spec",
     "load_sequences",
     "parse_sequence_spec",
     "uniform_sample",

@@ -46,8 +46,16 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import tensorflow as tf
+
+from hide_and_seek_tf.data.elements import (
+    DatasetInfo,
+    cap_per_class,
+    parse_image_size,
+    select_classes,
+)
 
 SYNTHETIC_CLASS_NAMES: tuple[str, ...] = (
     "red",
@@ -284,3 +292,43 @@ def make_synthetic_dataset(
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
+
+
+def load_synthetic(spec: Any, split: str, **options: Any) -> tuple[tf.data.Dataset, DatasetInfo]:
+    """The synthetic images as element dicts (the `synthetic` source of `load_dataset`).
+
+    Args:
+        spec: the `DataSpec` "synthetic" (it has no argument).
+        split: "train", "val" or "test".
+        **options: `classes` (None, K or a list of colour names), `max_per_class`, `num_images`
+            (default `DEFAULT_NUM_TRAIN` for "train", else `DEFAULT_NUM_VAL`), `image_size`
+            (default `DEFAULT_IMAGE_SIZE`), `seed`; others are ignored.
+
+    Returns:
+        (dataset, info); the counts in `info` are exact.
+    """
+    num_images = options.get("num_images")
+    image_size = options.get("image_size")
+    classes = options.get("classes")
+    max_per_class = options.get("max_per_class")
+    if num_images is None:
+        num_images = DEFAULT_NUM_TRAIN if split == "train" else DEFAULT_NUM_VAL
+    if image_size is None:
+        image_size = DEFAULT_IMAGE_SIZE
+    ds = make_synthetic_dataset(split, num_images, image_size, options.get("seed", 0))
+    size = parse_image_size(image_size)
+    ds, kept = select_classes(ds, SYNTHETIC_CLASS_NAMES, classes)
+    if max_per_class is not None:
+        ds = cap_per_class(ds, len(kept), max_per_class)
+    # Synthetic labels cycle with the image index (label = index % 8), so counts are exact.
+    per_class = [len(range(c, num_images, len(SYNTHETIC_CLASS_NAMES))) for c in kept]
+    if max_per_class is not None:
+        per_class = [min(n, max_per_class) for n in per_class]
+    info = DatasetInfo(
+        name="synthetic",
+        num_classes=len(kept),
+        class_names=tuple(SYNTHETIC_CLASS_NAMES[i] for i in kept),
+        image_size=size,
+        num_examples=sum(per_class),
+    )
+    return ds, info

@@ -42,8 +42,8 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from hide_and_seek_tf.data.common import resolve_classes
-from hide_and_seek_tf.data.sequences import SequenceInfo
+from hide_and_seek_tf.data.elements import resolve_classes
+from hide_and_seek_tf.data.sequence_elements import SequenceInfo
 
 SYNTHETIC_SEQUENCE_CLASS_NAMES: tuple[str, ...] = (
     "high_jump",
@@ -238,7 +238,7 @@ def select_sequence_classes(
 ) -> tuple[tf.data.Dataset, tuple[int, ...]]:
     """Keeps the videos with a class in `classes`, re-indexing labels and intervals to 0 .. K-1.
 
-    Ground-truth intervals of dropped classes are dropped. `classes`: see `common.resolve_classes`.
+    Ground-truth intervals of dropped classes are dropped. `classes`: see `elements.resolve_classes`.
     """
     kept = resolve_classes(class_names, classes)
     if kept == tuple(range(len(class_names))):

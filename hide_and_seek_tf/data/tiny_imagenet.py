@@ -35,6 +35,7 @@ import zipfile
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -49,14 +50,15 @@ from hide_and_seek_tf.data.checks import (
     header_of_bytes,
     header_of_file,
 )
-from hide_and_seek_tf.data.common import (
+from hide_and_seek_tf.data.elements import (
     DatasetInfo,
     check_count,
     parse_image_size,
     resize_element,
     resolve_classes,
 )
-from hide_and_seek_tf.data.files import file_stamp
+from hide_and_seek_tf.data.file_records import file_stamp
+from hide_and_seek_tf.data.sources import CHECK_OPTIONS, SELECT_OPTIONS, load_options
 
 IMAGE_SIZE: tuple[int, int] = (64, 64)
 HOLDOUT_PER_CLASS: int = 10
@@ -499,3 +501,18 @@ def load_tiny_imagenet(
         **checked.info_fields(),
     )
     return ds, info
+
+
+def load_tiny_imagenet_spec(
+    spec: Any, split: str, **options: Any
+) -> tuple[tf.data.Dataset, DatasetInfo]:
+    """`load_tiny_imagenet` for a `DataSpec` "tiny-imagenet:PATH" (the source of `load_dataset`);
+    options as `load_dataset`'s, those that do not apply ignored."""
+    return load_tiny_imagenet(
+        spec.path, split, **load_options(options, *SELECT_OPTIONS, "image_size", *CHECK_OPTIONS)
+    )
+
+
+def tiny_imagenet_image_ids(spec: Any, split: str, **options: Any) -> tuple[str, ...]:
+    """The ids of a split of "tiny-imagenet:PATH", from the annotations alone."""
+    return read_tiny_imagenet_index(spec.path, split, **load_options(options, *SELECT_OPTIONS)).ids

@@ -12,7 +12,7 @@ are then in their usual order); a file named `Ambiguous_<split>.txt` is not a cl
 videos are those named in the split's annotation files, sorted; a video's labels are the classes it has
 instances of (a THUMOS14 video can have two, e.g. CliffDiving and Diving). Feature files of videos that
 no annotation names are ignored. Each video's T features are sampled uniformly to `num_steps` = F_total
-steps (`sequences.uniform_sample`; the paper: 2000); its duration is T / feature_rate seconds, and
+steps (`sequence_elements.uniform_sample`; the paper: 2000); its duration is T / feature_rate seconds, and
 instances are clipped to it (instances entirely outside it are dropped, with a warning).
 
 Elements follow `hide_and_seek_tf.data.sequences` (ground truth in seconds). Nothing is downloaded:
@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from hide_and_seek_tf.data.common import check_count, resolve_classes
-from hide_and_seek_tf.data.sequences import SequenceInfo, uniform_sample
+from hide_and_seek_tf.data.elements import check_count, resolve_classes
+from hide_and_seek_tf.data.sequence_elements import SequenceInfo, uniform_sample
 
 logger = logging.getLogger("hide_and_seek_tf.data")
 

@@ -28,8 +28,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from hide_and_seek_tf.data.common import DatasetInfo
-from hide_and_seek_tf.data.files import (
+from hide_and_seek_tf.data.elements import DatasetInfo
+from hide_and_seek_tf.data.file_records import (
     FolderListing,
     Record,
     annotation_error,

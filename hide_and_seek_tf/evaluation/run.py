@@ -83,7 +83,7 @@ def _train_split(config: dict[str, Any]) -> str:
 
 
 def _data_spec(config: dict[str, Any], data: str | None):
-    from hide_and_seek_tf.data.spec import DataSpec
+    from hide_and_seek_tf.data.sources import DataSpec
 
     return DataSpec.parse(data or config["data"], data_dir=config.get("data_dir"))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hide_and_seek_tf._checks import positive_int
-from hide_and_seek_tf.data.spec import DataSpec
+from hide_and_seek_tf.data.sources import DataSpec
 from hide_and_seek_tf.models.contract import POOLINGS
 from hide_and_seek_tf.training.precision import fastest_precision
 
@@ -72,7 +72,7 @@ def _is_real(value: Any) -> bool:
 
 
 def parse_data_spec(data: Any, data_dir: str | None = None) -> DataSpec:
-    """Parses a data spec (`hide_and_seek_tf.data.spec.DataSpec.parse`): kind, argument, data_dir.
+    """Parses a data spec (`hide_and_seek_tf.data.sources.DataSpec.parse`): kind, argument, data_dir.
 
     Raises:
         TypeError / ValueError: `data` is not a registered spec form, naming it.
@@ -90,7 +90,7 @@ class TrainConfig:
 
     Attributes:
         data: a data spec: "synthetic", "tiny-imagenet:PATH", "tfds:NAME", "cub:PATH",
-            "imagenet:PATH", "wsol:METADATA_DIR", "csv:FILE" (see `hide_and_seek_tf.data.spec`).
+            "imagenet:PATH", "wsol:METADATA_DIR", "csv:FILE" (see `hide_and_seek_tf.data.sources`).
         data_dir: what the spec's kind reads it as: the TFDS data directory, the image root of
             "wsol:" / "csv:" (None: TFDS's default; the CSV's folder).
         classes: None (all), K (the first K classes) or a tuple of class ids (Tiny ImageNet wnids).

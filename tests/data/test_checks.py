@@ -13,9 +13,9 @@ import pytest
 import tensorflow as tf
 
 from hide_and_seek_tf import protocol
-from hide_and_seek_tf.data import checks, dataset_check, load_dataset
+from hide_and_seek_tf.data import check_report, checks, load_dataset
 from hide_and_seek_tf.data.checks import BadImage, header_of_bytes
-from hide_and_seek_tf.data.spec import DataSpec
+from hide_and_seek_tf.data.sources import DataSpec
 from tests.data.layouts import (
     IMAGENET_CMYK,
     IMAGENET_GRAY,
@@ -265,12 +265,12 @@ def test_imagenet_val_as_distributed(tmp_path):
 
 # === The data check command ===
 def test_the_check_bins_are_the_evaluations():
-    assert dataset_check.SIZE_BINS == protocol.SIZE_BINS
+    assert check_report.SIZE_BINS == protocol.SIZE_BINS
 
 
 def test_check_reports_a_clean_copy_and_exits_0(tmp_path, capsys):
     spec, _, _, _ = write_form("imagenet", tmp_path)
-    status = dataset_check.run_check(DataSpec.parse(spec), ["val"], progress=False)
+    status = check_report.run_check(DataSpec.parse(spec), ["val"], progress=False)
     out = capsys.readouterr().out
     assert status == 0
     assert "val: 6 images, 3 classes" in out
@@ -286,7 +286,7 @@ def test_check_reports_a_clean_copy_and_exits_0(tmp_path, capsys):
 @pytest.mark.parametrize("form", ["cub-tgz", "wsol", "tiny-zip"])
 def test_check_counts_unreadable_files_and_exits_1(tmp_path, capsys, form):
     spec, data_dir, split, victim = write_form(form, tmp_path, DAMAGES["truncated"])
-    status = dataset_check.run_check(
+    status = check_report.run_check(
         DataSpec.parse(spec, data_dir=data_dir), [split], progress=False
     )
     out = capsys.readouterr().out
@@ -298,7 +298,7 @@ def test_check_names_a_split_it_cannot_load_and_exits_1(tmp_path, capsys):
     files, _ = imagenet_files(xml=False)
     files = {k: v for k, v in files.items() if "/train/" not in k}  # only val on disk
     root = write_files(files, tmp_path)
-    status = dataset_check.run_check(DataSpec.parse(f"imagenet:{root}"), None, progress=False)
+    status = check_report.run_check(DataSpec.parse(f"imagenet:{root}"), None, progress=False)
     out = capsys.readouterr().out
     assert status == 1
     assert re.search(r"^train: error: Missing \S+train/n01440764", out, re.MULTILINE)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hide_and_seek_tf.data import load_dataset
-from hide_and_seek_tf.data.spec import DataSpec
+from hide_and_seek_tf.data.sources import DataSpec
 from tests.data.layouts import CSV_LABELS, csv_files, write_files
 
 

@@ -12,7 +12,7 @@ from hide_and_seek_tf.data import (
     load_dataset,
     make_pipeline,
 )
-from hide_and_seek_tf.data.common import affine_boxes
+from hide_and_seek_tf.data.elements import affine_boxes
 
 WHITE = 255
 

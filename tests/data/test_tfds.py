@@ -10,9 +10,9 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from hide_and_seek_tf.data import load_dataset
-from hide_and_seek_tf.data.common import inclusive_to_normalized, normalized_to_inclusive
-from hide_and_seek_tf.data.tfds_adapter import from_tfds
-from hide_and_seek_tf.data.tfds_tiny_imagenet import TinyImagenetHs
+from hide_and_seek_tf.data.elements import inclusive_to_normalized, normalized_to_inclusive
+from hide_and_seek_tf.data.tfds_source import _check_every_example_has_a_box, from_tfds
+from hide_and_seek_tf.data.tfds_tiny_imagenet_builder import TinyImagenetHs
 from tests.fake_tiny_imagenet import WNIDS
 
 
@@ -161,8 +161,6 @@ def test_adapter_examples_without_boxes_error_by_id_or_are_skipped():
 
 
 def test_load_tfds_names_an_example_without_a_box_before_any_pipeline_runs():
-    from hide_and_seek_tf.data.tfds_adapter import _check_every_example_has_a_box
-
     image = np.zeros((8, 8, 3), np.uint8)
     examples = [
         {"image": image, "label": np.int64(k), "tfds_id": f"ex_{k}",

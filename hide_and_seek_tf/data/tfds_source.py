@@ -6,7 +6,7 @@ One adapter, `from_tfds`, handles the two TFDS layouts of boxes:
 * top-level "bbox": one box (shape (4,), e.g. "caltech_birds2011") or a sequence of them.
 
 TFDS boxes are normalized (ymin, xmin, ymax, xmax); they become inclusive pixel boxes with
-x0 = round(xmin * W), x1 = round(xmax * W) - 1 (see `common.normalized_to_inclusive`). The label
+x0 = round(xmin * W), x1 = round(xmax * W) - 1 (see `elements.normalized_to_inclusive`). The label
 must be a per-image "label". Datasets without boxes (TFDS's "imagenet2012" has none) are rejected
 with a clear error: localization needs them.
 
@@ -14,6 +14,9 @@ The data checks of the file sources (`data.checks`) have little to do here: TFDS
 re-encoded every image when it prepared the dataset, and its BBoxFeature keeps boxes inside
 [0, 1], so no image is unreadable and no box is past its image (none is clipped). `load_tfds`
 does check, before returning, that every example has a box (or skips those without one).
+
+TensorFlow Datasets is imported with this module, which only a "tfds:" spec loads (the source
+registry names its loader, `hide_and_seek_tf.data.sources`): other specs never import it.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
-from hide_and_seek_tf.data.common import (
+# Registers "tiny_imagenet_hs" with TFDS.
+from hide_and_seek_tf.data import tfds_tiny_imagenet_builder  # noqa: F401
+from hide_and_seek_tf.data.elements import (
     DatasetInfo,
     cap_per_class,
     check_count,
@@ -32,6 +38,7 @@ from hide_and_seek_tf.data.common import (
     resize_element,
     select_classes,
 )
+from hide_and_seek_tf.data.sources import SELECT_OPTIONS, load_options
 
 _ID_KEYS = ("id", "file_name", "image/filename", "filename", "tfds_id")
 MISSING_BOXES = ("error", "skip")
@@ -208,11 +215,6 @@ def load_tfds(
             prepare it), no boxes in its features, unknown split or class, an example without a
             box (with `missing_boxes="error"`; named, read before the dataset is returned).
     """
-    import tensorflow_datasets as tfds
-
-    # Registers "tiny_imagenet_hs" with TFDS.
-    from hide_and_seek_tf.data import tfds_tiny_imagenet  # noqa: F401
-
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError as err:
@@ -286,3 +288,20 @@ def load_tfds(
         wnids=wnids if wnids != names else None,
     )
     return ds, info
+
+
+def load_tfds_spec(spec: Any, split: str, **options: Any) -> tuple[tf.data.Dataset, DatasetInfo]:
+    """`load_tfds` for a `DataSpec` "tfds:NAME" (the source of `load_dataset`); options as
+    `load_dataset`'s, those that do not apply ignored."""
+    return load_tfds(
+        spec.arg,
+        split,
+        **load_options(options, *SELECT_OPTIONS, "image_size"),
+        data_dir=spec.data_dir,
+    )
+
+
+def tfds_image_ids(spec: Any, split: str, **options: Any) -> list[str]:
+    """The ids of a split of "tfds:NAME" (its images are not decoded)."""
+    ds, _ = load_tfds_spec(spec, split, **load_options(options, *SELECT_OPTIONS))
+    return [e.decode() for e in ds.map(lambda e: e["id"]).as_numpy_iterator()]

@@ -37,7 +37,7 @@ from hide_and_seek_tf.data.checks import (
     header_of_bytes,
     header_of_file,
 )
-from hide_and_seek_tf.data.common import (
+from hide_and_seek_tf.data.elements import (
     DatasetInfo,
     check_count,
     parse_image_size,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
 from hide_and_seek_tf.data import load_dataset
-from hide_and_seek_tf.data.spec import (
+from hide_and_seek_tf.data.sources import (
     DATA_DIR_UNUSED,
     SOURCES,
     DataSource,
@@ -99,3 +101,20 @@ def test_fingerprint_follows_the_files(tmp_path):
     os.utime(path, ns=(1, 2))
     assert spec.fingerprint() != first
     assert DataSpec.parse("cub:/c").validation_split == "test"
+
+
+def test_specs_parse_without_tensorflow_and_only_tfds_specs_import_tfds():
+    # A fresh process: the registry names each source's loader, imported when a spec is loaded.
+    code = """
+import sys
+from hide_and_seek_tf.data import DataSpec, load_dataset
+DataSpec.parse("cub:/nowhere/CUB_200_2011")
+print(sorted({"tensorflow", "tensorflow_datasets"} & set(sys.modules)))
+ds, info = load_dataset("synthetic", "val", num_images=2)
+print(info.num_examples, sorted({"tensorflow", "tensorflow_datasets"} & set(sys.modules)))
+"""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.splitlines() == ["[]", "2 ['tensorflow']"]

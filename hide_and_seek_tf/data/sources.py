@@ -1,4 +1,5 @@
-"""One data-spec grammar: `DataSpec.parse("cub:/data/CUB_200_2011")`, and the registry of sources.
+"""Data specs and sources: the grammar (`DataSpec.parse("cub:/data/CUB_200_2011")`), the registry
+of sources, and `load_dataset`, which loads one split of any registered spec.
 
 A spec is `KIND` or `KIND:ARG` (the kind case-insensitive, `_` and `-` alike), plus an optional
 `data_dir` whose meaning depends on the kind. It is parsed once into a `DataSpec`, which
@@ -23,6 +24,11 @@ image task (`TrainConfig`) refuses them.
 
 Adding a kind is one `register_source(DataSource(...))`: a loader, and optionally an `image_ids`
 function and a holdout rule so that evaluation can refuse to choose thresholds on training images.
+
+This module imports no TensorFlow: the training config and the command lines parse specs before
+TensorFlow starts. The built-in sources' loaders are named by module and function and imported on
+their first call, so a spec's source module (and TensorFlow, and TFDS for "tfds:") loads only when
+that spec is loaded.
 """
 
 from __future__ import annotations
@@ -32,7 +38,12 @@ import importlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from hide_and_seek_tf.data.elements import DatasetInfo
 
 # What `data_dir` means for a kind.
 DATA_DIR_UNUSED = "unused"
@@ -42,7 +53,8 @@ DATA_DIR_TFDS = "tfds"  # TFDS's data directory
 
 
 def _lazy(target: str) -> Callable[..., Any]:
-    """`"module:function"` -> a function that imports the module on first call."""
+    """`"module:function"` -> a function that imports the module on first call (so that the registry,
+    and parsing a spec, import no TensorFlow)."""
     module, _, name = target.partition(":")
 
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -276,72 +288,15 @@ def load_options(options: Mapping[str, Any], *names: str) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------
 
 
-def _synthetic(spec: DataSpec, split: str, **options: Any):
-    from hide_and_seek_tf.data.loading import _load_synthetic
-
-    return _load_synthetic(
-        split,
-        options.get("classes"),
-        options.get("max_per_class"),
-        options.get("num_images"),
-        options.get("image_size"),
-        options.get("seed", 0),
-    )
-
-
-_SELECT = ("classes", "max_per_class", "num_images")
+#: Options that select images, taken by every image source.
+SELECT_OPTIONS = ("classes", "max_per_class", "num_images")
 #: Options of the image checks (`data.checks`), taken by every file source.
-CHECKS = ("strict_boxes", "skip_bad_images", "max_image_pixels")
-
-
-def _tiny_imagenet(spec: DataSpec, split: str, **options: Any):
-    from hide_and_seek_tf.data.tiny_imagenet import load_tiny_imagenet
-
-    return load_tiny_imagenet(
-        spec.path, split, **load_options(options, *_SELECT, "image_size", *CHECKS)
-    )
-
-
-def _tiny_imagenet_ids(spec: DataSpec, split: str, **options: Any):
-    from hide_and_seek_tf.data.tiny_imagenet import read_tiny_imagenet_index
-
-    return read_tiny_imagenet_index(spec.path, split, **load_options(options, *_SELECT)).ids
-
-
-def _tfds(spec: DataSpec, split: str, **options: Any):
-    from hide_and_seek_tf.data.tfds_adapter import load_tfds
-
-    return load_tfds(
-        spec.arg, split, **load_options(options, *_SELECT, "image_size"), data_dir=spec.data_dir
-    )
+CHECK_OPTIONS = ("strict_boxes", "skip_bad_images", "max_image_pixels")
 
 
 def _tfds_holdout(split: str, train_split: str) -> bool:
     # TFDS's named splits are disjoint; slices of one split ("train[90%:]") may overlap.
     return split != train_split and split.split("[")[0] == train_split.split("[")[0]
-
-
-def _tfds_ids(spec: DataSpec, split: str, **options: Any):
-    ds, _ = _tfds(spec, split, **load_options(options, *_SELECT))
-    return [e.decode() for e in ds.map(lambda e: e["id"]).as_numpy_iterator()]
-
-
-def _sequences(spec: DataSpec, split: str, **options: Any):
-    from hide_and_seek_tf.data.sequences import load_sequences
-
-    if options.get("image_size") is not None or options.get("max_per_class") is not None:
-        raise ValueError(
-            f"`image_size` and `max_per_class` do not apply to sequence data. Received: "
-            f"spec={str(spec)!r}, image_size={options.get('image_size')!r}, "
-            f"max_per_class={options.get('max_per_class')!r}"
-        )
-    return load_sequences(
-        str(spec),
-        split,
-        classes=options.get("classes"),
-        num_videos=options.get("num_images"),
-        seed=options.get("seed", 0),
-    )
 
 
 def _loader(module: str, name: str) -> Callable[..., Any]:
@@ -353,7 +308,7 @@ register_source(
         kind="synthetic",
         form="synthetic",
         summary="built-in synthetic objects, rendered on the fly",
-        load=_synthetic,
+        load=_loader("synthetic", "load_synthetic"),
         arg=None,
         data_dir=DATA_DIR_UNUSED,
     )
@@ -363,8 +318,8 @@ register_source(
         kind="tiny-imagenet",
         form="tiny-imagenet:PATH",
         summary="tiny-imagenet-200.zip (read in place) or its folder",
-        load=_tiny_imagenet,
-        image_ids=_tiny_imagenet_ids,
+        load=_loader("tiny_imagenet", "load_tiny_imagenet_spec"),
+        image_ids=_loader("tiny_imagenet", "tiny_imagenet_image_ids"),
         is_holdout=holdout_splits("train_holdout"),
     )
 )
@@ -373,8 +328,8 @@ register_source(
         kind="tfds",
         form="tfds:NAME",
         summary="a prepared TFDS dataset with boxes",
-        load=_tfds,
-        image_ids=_tfds_ids,
+        load=_loader("tfds_source", "load_tfds_spec"),
+        image_ids=_loader("tfds_source", "tfds_image_ids"),
         arg="name",
         data_dir=DATA_DIR_TFDS,
         is_holdout=_tfds_holdout,
@@ -422,7 +377,7 @@ register_source(
         image_ids=_loader("csv_source", "csv_image_ids"),
         data_dir=DATA_DIR_IMAGES,
         is_holdout=every_other_split,
-        validation_split=_lazy("hide_and_seek_tf.data.csv_source:csv_validation_split"),
+        validation_split=_loader("csv_source", "csv_validation_split"),
     )
 )
 register_source(
@@ -430,7 +385,7 @@ register_source(
         kind="synthetic-sequences",
         form="synthetic-sequences",
         summary="built-in synthetic feature sequences (the temporal task)",
-        load=_sequences,
+        load=_loader("sequences", "load_sequence_spec"),
         arg=None,
         data_dir=DATA_DIR_UNUSED,
         images=False,
@@ -441,11 +396,90 @@ register_source(
         kind="video-features",
         form="video-features:PATH",
         summary="precomputed video features, one .npy per video, THUMOS14-style annotations",
-        load=_sequences,
+        load=_loader("sequences", "load_sequence_spec"),
         data_dir=DATA_DIR_UNUSED,
         images=False,
     )
 )
+
+
+def load_dataset(
+    spec: str | DataSpec,
+    split: str,
+    *,
+    classes: int | Sequence[str] | None = None,
+    max_per_class: int | None = None,
+    num_images: int | None = None,
+    image_size: int | tuple[int, int] | None = None,
+    seed: int = 0,
+    data_dir: str | os.PathLike | None = None,
+    strict_boxes: bool = False,
+    skip_bad_images: bool = False,
+    max_image_pixels: int | None = None,
+) -> tuple[tf.data.Dataset, DatasetInfo]:
+    """Loads one split of a dataset as unbatched element dicts.
+
+    Args:
+        spec: a data spec (see the module docstring and the README's table), as text or
+            a parsed `DataSpec`: "synthetic" (built-in, rendered on the fly);
+            "tiny-imagenet:PATH" (tiny-imagenet-200.zip, read in place, or its folder);
+            "tfds:NAME" (a prepared TFDS dataset with boxes); "cub:PATH" (the CUB_200_2011
+            folder or .tgz); "imagenet:PATH" (ILSVRC 2012 CLS-LOC, the Kaggle LOC layout);
+            "wsol:METADATA_DIR" (wsolevaluation's metadata, images under `data_dir`);
+            "csv:FILE" (your own data, one row per box). Feature sequences (videos):
+            "synthetic-sequences" and "video-features:PATH" return sequence elements and a
+            `SequenceInfo` instead (see `data.sequences.load_sequences`).
+        split: the source's split: "train", "val" or "test" as it has them, and for choosing
+            thresholds on held-out training images "train_holdout" / "train_minus_holdout"
+            (Tiny ImageNet, CUB, ImageNet, CSV).
+        classes: None (all), K (the first K classes) or a list of class ids (Tiny ImageNet and
+            ImageNet: wnids; CUB: classes.txt names; TFDS, CSV: label names; synthetic: colour
+            names). Labels are re-indexed 0 .. K-1.
+        max_per_class: keep the first N images of each class (Tiny ImageNet: train splits only).
+        num_images: synthetic: how many images to render (default 4000 train / 1000 otherwise);
+            other sources: keep the first N examples.
+        image_size: synthetic: the side to render (default 48); other sources: None keeps the
+            native size, else images are resized to it (boxes scaled).
+        seed: synthetic data's seed; the file sources are deterministic and ignore it.
+        data_dir: depends on the kind: the TFDS data directory ("tfds:"), the image root
+            ("wsol:", "csv:"), or the dataset path of a bare "tiny-imagenet" / "cub" /
+            "imagenet".
+        strict_boxes: refuse a box that extends past its image instead of clipping it (file
+            sources; see `hide_and_seek_tf.data.checks`).
+        skip_bad_images: leave unreadable images out (counted in `info.num_skipped_images`)
+            instead of refusing them (file sources).
+        max_image_pixels: refuse, from its header, an image of more pixels than this (default
+            `checks.MAX_IMAGE_PIXELS`, or $HIDE_AND_SEEK_MAX_IMAGE_PIXELS).
+
+    Returns:
+        (dataset, info): elements {"image": uint8 (H, W, 3), "label": int32 (), "boxes": float32
+        (n, 4) inclusive x0, y0, x1, y1, "id": string ()}; `info` a `DatasetInfo`.
+
+    Raises:
+        ValueError: an unknown spec or split, a dataset that is missing or not prepared, a
+            malformed annotation (naming its file and line), an unreadable image or a box
+            entirely outside its image (naming the file and annotation line; file sources check
+            every selected image's header before returning), bad options; TypeError: an argument
+            of the wrong type. Messages name the argument.
+
+    Example:
+        >>> ds, info = load_dataset("tiny-imagenet:~/data/tiny-imagenet-200.zip", "train",
+        ...                         classes=20, max_per_class=100)
+        >>> info.num_classes, info.num_examples
+        (20, 2000)
+    """
+    parsed = DataSpec.parse(spec, data_dir=data_dir, name="spec")
+    return parsed.load(
+        split,
+        classes=classes,
+        max_per_class=max_per_class,
+        num_images=num_images,
+        image_size=image_size,
+        seed=seed,
+        strict_boxes=strict_boxes,
+        skip_bad_images=skip_bad_images,
+        max_image_pixels=max_image_pixels,
+    )
 
 
 __all__ = [
@@ -453,11 +487,15 @@ __all__ = [
     "DATA_DIR_PATH",
     "DATA_DIR_TFDS",
     "DATA_DIR_UNUSED",
+    "CHECK_OPTIONS",
+    "SELECT_OPTIONS",
     "DataSource",
     "DataSpec",
     "SOURCES",
     "every_other_split",
     "holdout_splits",
+    "load_dataset",
+    "load_options",
     "register_source",
     "spec_forms",
 ]

@@ -21,7 +21,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from hide_and_seek_tf.data.spec import DataSpec
+from hide_and_seek_tf.data.checks import scan_progress
+from hide_and_seek_tf.data.csv_source import read_csv_table
+from hide_and_seek_tf.data.sources import DataSpec, load_dataset
+from hide_and_seek_tf.data.wsol import read_wsol_metadata
 
 #: Box-area bins: the evaluation's size breakdown (`protocol.SIZE_BINS`, kept equal by a test).
 SIZE_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -53,12 +56,8 @@ def default_splits(spec: DataSpec) -> list[str]:
     """The splits a check covers when none are named: the source's own, without the derived
     holdout splits (their images are in "train")."""
     if spec.kind == "wsol":
-        from hide_and_seek_tf.data.wsol import read_wsol_metadata
-
         return sorted(read_wsol_metadata(spec.path).splits)
     if spec.kind == "csv":
-        from hide_and_seek_tf.data.csv_source import read_csv_table
-
         names = read_csv_table(spec.path).split_names
         return [n for n in names if n not in ("train_holdout", "train_minus_holdout")]
     validation = spec.validation_split
@@ -81,9 +80,6 @@ def check_split(
     progress: Callable[[int, int], None] | None = None,
 ) -> SplitReport:
     """Loads one split with unreadable images counted (not fatal) and reports what it holds."""
-    from hide_and_seek_tf.data.checks import scan_progress
-    from hide_and_seek_tf.data.loading import load_dataset
-
     report = SplitReport(split)
     try:
         with scan_progress(progress or (lambda done, total: None)):

@@ -3,7 +3,7 @@
 Importing this module registers the dataset name "tiny_imagenet_hs" with TFDS. Prepare it once::
 
     import tensorflow_datasets as tfds
-    import hide_and_seek_tf.data.tfds_tiny_imagenet  # registers the builder
+    import hide_and_seek_tf.data.tfds_tiny_imagenet_builder  # registers the builder
     builder = tfds.builder("tiny_imagenet_hs", data_dir=DATA_DIR)
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=DIR_WITH_THE_ZIP))
@@ -15,7 +15,7 @@ Features: "image" (64, 64, 3) uint8 (the original JPEG bytes, stored unchanged),
 ClassLabel named by wnid in wnids.txt order, "objects"/"bbox" a sequence of TFDS normalized
 (ymin, xmin, ymax, xmax) boxes, and "id" (the file name). Boxes are stored as ymin = y0 / H,
 ymax = (y1 + 1) / H (and likewise for x), so the inclusive pixel box is recovered exactly by
-`common.normalized_to_inclusive`. The human-readable class names are in
+`elements.normalized_to_inclusive`. The human-readable class names are in
 `info.metadata["class_names"]`.
 Splits: "train" (100,000 images) and "validation" (10,000).
 """

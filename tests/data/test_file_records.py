@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hide_and_seek_tf.data.files import (
+from hide_and_seek_tf.data.file_records import (
     Record,
     check_records,
     corner_box,
