@@ -311,7 +311,8 @@ class CamServer:
             `hide_and_seek_tf.classifier.find_cam_head`), fixed input size.
         class_names: one name per class.
         threshold: CAM threshold as a fraction of the map's max; None: the paper's for the
-            network the model is named after (0.3 for "googlenet_gap"), else 0.2 (AlexNet-GAP's).
+            network the model is named after (`models.paper_threshold`: 0.3 for "googlenet_gap"),
+            else 0.2 (AlexNet-GAP's).
         top_k: how many classes to return, in [1, num_classes]; None: min(5, num_classes).
         cam_size: side of the returned CAM, in [1, the input's longer side]; None: the longer side
             of the maps the CAM weighs (its own resolution: a larger one only interpolates).
@@ -673,7 +674,7 @@ def export_run(
 ) -> Path:
     """Exports the model of a training run directory (default destination: `RUN/serving/<version>/`).
 
-    `threshold` None: the paper's for the network (0.3 for googlenet_gap, else 0.2), as evaluate.py uses;
+    `threshold` None: the paper's for the network (`models.paper_threshold`), as evaluate.py uses;
     `top_k`, `cam_size` None: derived from the model (see `CamServer`).
     `kwargs`: the keyword arguments of `export_serving` (max_batch_size, warmup, ...).
     """

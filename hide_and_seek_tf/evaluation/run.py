@@ -394,7 +394,7 @@ def evaluate_run(
         choose_on: the split the CAM thresholds are chosen on, e.g. "train_holdout" (refused if
             the model trained on it, like `split`). None: `split` itself.
         thresholds: CAM thresholds (fractions of the map's max). Default: the paper's for the
-            network (0.3 for googlenet_gap, else 0.2); with `choose_on`, the sweep grid.
+            network (`models.paper_threshold`: 0.3 for googlenet_gap, else 0.2); with `choose_on`, the sweep grid.
         sweep: use the 0.00, 0.01, ..., 0.99 grid (MaxBoxAcc / MaxBoxAccV2) instead.
         fixed_threshold: the threshold GT-known / Top-1 / Top-5 Loc are reported at; default
             the single value of `thresholds` when one is given, else the paper's for the network
