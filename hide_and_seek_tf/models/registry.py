@@ -29,8 +29,8 @@ from hide_and_seek_tf.models.contract import CAM_FEATURES, PREDICTIONS
 from hide_and_seek_tf.models.googlenet import googlenet_gap
 from hide_and_seek_tf.models.small import small_gap
 
-#: The CAM threshold (a fraction of the map's max) a model is evaluated and served at when its
-#: spec names none: AlexNet-GAP's in the paper.
+#: The CAM threshold (a fraction of the map's max) evaluation and export use unless a model's spec
+#: gives another, and for a model with no spec: AlexNet-GAP's in the paper.
 DEFAULT_THRESHOLD = 0.2
 
 
