@@ -54,6 +54,7 @@ from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
 from hide_and_seek_tf.classifier import CamHead, check_preprocessing, find_cam_head, preprocess
 from hide_and_seek_tf.data.elements import affine_boxes, resize_image
+from hide_and_seek_tf.models.registry import paper_threshold
 
 # Leading bytes of the formats tf.io.decode_image reads, in `_FORMATS` order (GIF twice).
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
@@ -268,12 +269,10 @@ def serving_options(
     Raises:
         ValueError: a value outside its range for this model, naming it and the range.
     """
-    from hide_and_seek_tf.evaluation import DEFAULT_THRESHOLD, PAPER_THRESHOLDS
-
     num_classes = head.num_classes
     longest_input = max(int(d) for d in model.input_shape[1:3])
     if threshold is None:
-        threshold = PAPER_THRESHOLDS.get(model.name, DEFAULT_THRESHOLD)
+        threshold = paper_threshold(model.name)
     if top_k is None:
         top_k = min(5, num_classes)
     if cam_size is None:
@@ -312,7 +311,8 @@ class CamServer:
             `hide_and_seek_tf.classifier.find_cam_head`), fixed input size.
         class_names: one name per class.
         threshold: CAM threshold as a fraction of the map's max; None: the paper's for the
-            network the model is named after (0.3 for "googlenet_gap"), else 0.2 (AlexNet-GAP's).
+            network the model is named after (`models.paper_threshold`: 0.3 for "googlenet_gap"),
+            else 0.2 (AlexNet-GAP's).
         top_k: how many classes to return, in [1, num_classes]; None: min(5, num_classes).
         cam_size: side of the returned CAM, in [1, the input's longer side]; None: the longer side
             of the maps the CAM weighs (its own resolution: a larger one only interpolates).
@@ -674,11 +674,10 @@ def export_run(
 ) -> Path:
     """Exports the model of a training run directory (default destination: `RUN/serving/<version>/`).
 
-    `threshold` None: the paper's for the network (0.3 for googlenet_gap, else 0.2), as evaluate.py uses;
+    `threshold` None: the paper's for the network (`models.paper_threshold`), as evaluate.py uses;
     `top_k`, `cam_size` None: derived from the model (see `CamServer`).
     `kwargs`: the keyword arguments of `export_serving` (max_batch_size, warmup, ...).
     """
-    from hide_and_seek_tf.evaluation import DEFAULT_THRESHOLD, PAPER_THRESHOLDS
     from hide_and_seek_tf.temporal.run import is_temporal_run
     from hide_and_seek_tf.training.run_dir import SERVING_DIR, load_run, locked_run
 
@@ -693,7 +692,7 @@ def export_run(
     with locked_run(run_dir, "export"):
         model, config, _ = load_run(run_dir)
         if threshold is None:
-            threshold = PAPER_THRESHOLDS.get(config.get("model"), DEFAULT_THRESHOLD)
+            threshold = paper_threshold(config.get("model"))
         class_names = config.get("class_names") or [str(i) for i in range(model.output_shape[-1])]
         out = Path(run_dir) / SERVING_DIR if out is None else Path(out)
         return export_serving(

@@ -28,13 +28,9 @@ from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
 from hide_and_seek_tf.data import load_dataset, make_pipeline
-from hide_and_seek_tf.evaluation import (
-    DEFAULT_THRESHOLD,
-    PAPER_THRESHOLDS,
-    breakdown_markdown,
-    evaluate_run,
-)
+from hide_and_seek_tf.evaluation import breakdown_markdown, evaluate_run
 from hide_and_seek_tf.hiding import hide_patches
+from hide_and_seek_tf.models.registry import paper_threshold
 from hide_and_seek_tf.training import TrainConfig, load_run, train
 from hide_and_seek_tf.training.run_dir import CONFIG_FILE, EVAL_DIR, MODEL_FILE
 
@@ -93,7 +89,7 @@ def _evaluate_with_chosen_thresholds(
         run_dir,
         split=SCORED_SPLIT,
         choose_on=THRESHOLD_SPLIT,
-        fixed_threshold=PAPER_THRESHOLDS.get(config["model"], DEFAULT_THRESHOLD),
+        fixed_threshold=paper_threshold(config["model"]),
         num_images=num_images,
         out_dir=run_dir / EVAL_DIR / SCORED_SPLIT,
         progress=progress,

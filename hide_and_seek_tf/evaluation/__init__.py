@@ -24,12 +24,11 @@ _PUBLIC = {
     "CamFiles": "hide_and_seek_tf.evaluation.cam_files",
     "breakdown_markdown": "hide_and_seek_tf.evaluation.report",
     "format_report": "hide_and_seek_tf.evaluation.report",
+    "DEFAULT_THRESHOLD": "hide_and_seek_tf.models.registry",
 } | {
     name: _RUN
     for name in (
-        "DEFAULT_THRESHOLD",
         "METRICS_FILE",
-        "PAPER_THRESHOLDS",
         "PER_IMAGE_FILE",
         "SCHEMA_VERSION",
         "SWEEP_THRESHOLDS",

@@ -59,13 +59,11 @@ from hide_and_seek_tf.evaluation.report import _curves_csv
 from hide_and_seek_tf.evaluation.scoring import SplitScores, score_batches
 from hide_and_seek_tf.evaluation.thresholds import threshold_choice
 from hide_and_seek_tf.metrics import IOU_THRESHOLDS
+from hide_and_seek_tf.models.registry import paper_threshold
 from hide_and_seek_tf.training.run_dir import EVAL_DIR
 
 #: CAM threshold grid of `sweep=True` (wsolevaluation's 0.01 step).
 SWEEP_THRESHOLDS = tuple(round(0.01 * i, 2) for i in range(100))
-#: The paper's per-network CAM threshold (fraction of the map's max), section 4.1.
-PAPER_THRESHOLDS = {"googlenet_gap": 0.3}
-DEFAULT_THRESHOLD = 0.2
 METRICS_FILE = "metrics.json"
 PER_IMAGE_FILE = "per_image.csv"
 #: Version of metrics.json's layout: 2 added threshold_choice, size_breakdown, cam_contrast,
@@ -396,7 +394,7 @@ def evaluate_run(
         choose_on: the split the CAM thresholds are chosen on, e.g. "train_holdout" (refused if
             the model trained on it, like `split`). None: `split` itself.
         thresholds: CAM thresholds (fractions of the map's max). Default: the paper's for the
-            network (0.3 for googlenet_gap, else 0.2); with `choose_on`, the sweep grid.
+            network (`models.paper_threshold`: 0.3 for googlenet_gap, else 0.2); with `choose_on`, the sweep grid.
         sweep: use the 0.00, 0.01, ..., 0.99 grid (MaxBoxAcc / MaxBoxAccV2) instead.
         fixed_threshold: the threshold GT-known / Top-1 / Top-5 Loc are reported at; default
             the single value of `thresholds` when one is given, else the paper's for the network
@@ -598,7 +596,7 @@ def _threshold_grid(
     protocol: str,
 ) -> tuple[tuple[float, ...], float]:
     """The CAM threshold grid and the fixed threshold (added to the grid when missing)."""
-    paper_t = PAPER_THRESHOLDS.get(source.name, DEFAULT_THRESHOLD)
+    paper_t = paper_threshold(source.name)
     if fixed_threshold is not None:
         fixed = float(fixed_threshold)
     elif thresholds is not None and len(thresholds) == 1 and not sweep:

@@ -10,6 +10,8 @@ and which any user model can follow too:
 - the `Dense` named `predictions` maps the pooled K features to logits (no softmax).
 
 The layer names are `CAM_FEATURES` and `PREDICTIONS` (`models/contract.py`, no TensorFlow needed).
+Each model is one `ModelSpec` registration (`models/registry.py`, `model_spec(name)`): builder,
+input size, paper CAM threshold, pretrained weights and their normalization, new layers.
 Only built-in, serializable Keras layers are used, so `model.save("m.keras")` reloads with
 `keras.models.load_model(..., safe_mode=True)`.
 """
@@ -18,15 +20,24 @@ from hide_and_seek_tf._lazy import lazy_attributes
 from hide_and_seek_tf.models.contract import CAM_FEATURES, POOLINGS, PREDICTIONS
 
 # Keras is imported on first use of these, so that the contract above loads without it.
+_REGISTRY = "hide_and_seek_tf.models.registry"
 _PUBLIC = {
     "DEFAULT_MEAN": "hide_and_seek_tf.models._common",
     "DEFAULT_STD": "hide_and_seek_tf.models._common",
-    "MODELS": "hide_and_seek_tf.models.registry",
-    "NEW_LAYERS": "hide_and_seek_tf.models.applications",
-    "PRETRAINED_MODELS": "hide_and_seek_tf.models.registry",
-    "build_model": "hide_and_seek_tf.models.registry",
-    "check_model_choice": "hide_and_seek_tf.models.registry",
-    "insert_feature_hiding": "hide_and_seek_tf.models.registry",
+} | {
+    name: _REGISTRY
+    for name in (
+        "DEFAULT_THRESHOLD",
+        "MODEL_SPECS",
+        "ModelSpec",
+        "PretrainedWeights",
+        "build_model",
+        "check_model_choice",
+        "insert_feature_hiding",
+        "model_spec",
+        "paper_threshold",
+        "register_model",
+    )
 }
 
 __all__ = ["CAM_FEATURES", "POOLINGS", "PREDICTIONS", *_PUBLIC]

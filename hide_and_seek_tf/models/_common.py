@@ -96,3 +96,9 @@ def classification_head(features, num_classes: int, pooling: str):
     else:
         x = keras.layers.GlobalMaxPooling2D(name="gmp")(features)
     return keras.layers.Dense(num_classes, name=PREDICTIONS, dtype="float32")(x)
+
+
+def reverse_input_channels(conv: keras.layers.Layer) -> None:
+    """Reverses the input channels of `conv`'s kernel: a first conv trained on BGR then reads RGB."""
+    kernel, *rest = conv.get_weights()
+    conv.set_weights([kernel[:, :, ::-1, :], *rest])

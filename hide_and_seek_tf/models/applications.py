@@ -20,9 +20,9 @@ the path of a weights file of the same Keras application (e.g. a local copy of
 `keras.applications.ResNet50(include_top=False)`) loads the backbone, and the model then normalizes
 raw pixels exactly as those weights expect, inside itself: VGG16 and ResNet50 ("caffe": RGB -> BGR
 and the ImageNet mean subtracted; the BGR swap is folded into the first conv's kernel, so the model
-keeps taking RGB) and InceptionV3 ("tf": x / 127.5 - 1). `NEW_LAYERS` names the layers a
-fine-tuning schedule trains at 10x the backbone's learning rate (wsolevaluation's recipe: the CAM
-layers and classifier; for ResNet50 also its last stage).
+keeps taking RGB) and InceptionV3 ("tf": x / 127.5 - 1). Those facts, and the layers a fine-tuning
+schedule trains at 10x the backbone's learning rate (wsolevaluation's recipe: the CAM layers and
+classifier; for ResNet50 also its last stage), are each model's registration (`models.registry`).
 """
 
 from __future__ import annotations
@@ -33,22 +33,7 @@ from typing import Any
 import keras
 
 from hide_and_seek_tf.models._common import classification_head
-from hide_and_seek_tf.models.contract import CAM_FEATURES, PREDICTIONS
-
-#: model name -> (mean, std) of the pretrained weights' preprocessing, RGB order, raw 0..255 in.
-PRETRAINED_NORMALIZATION: dict[str, tuple[list[float], list[float]]] = {
-    "vgg16_gap": ([123.68, 116.779, 103.939], [1.0, 1.0, 1.0]),
-    "resnet50_gap": ([123.68, 116.779, 103.939], [1.0, 1.0, 1.0]),
-    "inception_v3_gap": ([127.5, 127.5, 127.5], [127.5, 127.5, 127.5]),
-}
-#: model name -> prefixes of the layers a `finetune` schedule trains at 10x the base rate.
-NEW_LAYERS: dict[str, tuple[str, ...]] = {
-    "vgg16_gap": ("cam_conv", PREDICTIONS),
-    "resnet50_gap": ("conv5_", PREDICTIONS),
-    "inception_v3_gap": ("cam_conv", PREDICTIONS),
-}
-# The first conv of the "caffe" backbones, whose kernel takes BGR: its input channels are reversed.
-_BGR_FIRST_CONV = {"vgg16_gap": "block1_conv1", "resnet50_gap": "conv1_conv"}
+from hide_and_seek_tf.models.contract import CAM_FEATURES
 
 
 def _backbone(
@@ -80,23 +65,13 @@ def _backbone(
     return rebuilt
 
 
-def _to_rgb_input(model: keras.Model, name: str, weights: str | None) -> None:
-    # The caffe weights' first conv reads BGR; reversing its input channels makes it read RGB.
-    layer = _BGR_FIRST_CONV.get(name)
-    if weights is not None and layer is not None:
-        kernel, *rest = model.get_layer(layer).get_weights()
-        model.get_layer(layer).set_weights([kernel[:, :, ::-1, :], *rest])
-
-
 def vgg16_gap(inputs, x, num_classes: int, pooling: str, name: str = "vgg16_gap", weights=None):
     """VGG16 without pool5 + a 3x3 conv of 1024 (`cam_conv`, ReLU `cam_features`) + pooling + Dense."""
     backbone = _backbone(keras.applications.VGG16, x, weights, lambda layer: None)
     features = backbone.get_layer("block5_conv3").output
     features = keras.layers.Conv2D(1024, 3, padding="same", name="cam_conv")(features)
     features = keras.layers.Activation("relu", name=CAM_FEATURES)(features)
-    model = keras.Model(inputs, classification_head(features, num_classes, pooling), name=name)
-    _to_rgb_input(model, name, weights)
-    return model
+    return keras.Model(inputs, classification_head(features, num_classes, pooling), name=name)
 
 
 def _resnet_stride_one(layer: keras.layers.Layer) -> dict[str, Any] | None:
@@ -115,9 +90,7 @@ def resnet50_gap(
     features = keras.layers.Identity(name=CAM_FEATURES)(
         backbone.get_layer("conv5_block3_out").output
     )
-    model = keras.Model(inputs, classification_head(features, num_classes, pooling), name=name)
-    _to_rgb_input(model, name, weights)
-    return model
+    return keras.Model(inputs, classification_head(features, num_classes, pooling), name=name)
 
 
 def inception_v3_gap(
@@ -159,8 +132,6 @@ def inception_v3_gap(
 
 
 __all__ = [
-    "NEW_LAYERS",
-    "PRETRAINED_NORMALIZATION",
     "inception_v3_gap",
     "resnet50_gap",
     "vgg16_gap",

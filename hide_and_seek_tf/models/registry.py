@@ -1,37 +1,153 @@
-"""`build_model(name, ...)` and the `MODELS` it chooses from (see `hide_and_seek_tf.models`)."""
+"""The model registry: one `ModelSpec` per model, and `build_model(name, ...)` built from it.
+
+Every fact about a model lives in its registration: its builder, default input size, the CAM
+threshold the paper reports it at, the pretrained weights it can load (and the normalization
+those expect) and the layers a fine-tuning schedule treats as new. Export, evaluation, training and
+the command lines read them from here. Adding a model is its builder (its own file, e.g.
+`models/alexnet.py`) and one `register_model(ModelSpec(...))` below.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import numbers
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
 
-from hide_and_seek_tf.models._common import check_common_args, normalized_input
-from hide_and_seek_tf.models.alexnet import alexnet_gap, alexnet_gap_64
-from hide_and_seek_tf.models.applications import (
-    PRETRAINED_NORMALIZATION,
-    inception_v3_gap,
-    resnet50_gap,
-    vgg16_gap,
+from hide_and_seek_tf.layers import HideAndSeek
+from hide_and_seek_tf.models._common import (
+    check_common_args,
+    normalized_input,
+    reverse_input_channels,
 )
-from hide_and_seek_tf.models.contract import CAM_FEATURES
+from hide_and_seek_tf.models.alexnet import alexnet_gap, alexnet_gap_64
+from hide_and_seek_tf.models.applications import inception_v3_gap, resnet50_gap, vgg16_gap
+from hide_and_seek_tf.models.contract import CAM_FEATURES, PREDICTIONS
 from hide_and_seek_tf.models.googlenet import googlenet_gap
 from hide_and_seek_tf.models.small import small_gap
 
-#: name -> (builder, default input shape)
-MODELS: dict[str, tuple[Callable, tuple[int, int, int]]] = {
-    "alexnet_gap": (alexnet_gap, (224, 224, 3)),
-    "googlenet_gap": (googlenet_gap, (224, 224, 3)),
-    "alexnet_gap_64": (alexnet_gap_64, (64, 64, 3)),
-    "small_gap": (small_gap, (64, 64, 3)),
-    "resnet50_gap": (resnet50_gap, (224, 224, 3)),
-    "vgg16_gap": (vgg16_gap, (224, 224, 3)),
-    "inception_v3_gap": (inception_v3_gap, (224, 224, 3)),
-}
-#: Models that take `weights` ("imagenet" or a weights file of their Keras application).
-PRETRAINED_MODELS = tuple(PRETRAINED_NORMALIZATION)
+#: The CAM threshold (a fraction of the map's max) evaluation and export use unless a model's spec
+#: gives another, and for a model with no spec: AlexNet-GAP's in the paper.
+DEFAULT_THRESHOLD = 0.2
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainedWeights:
+    """The `keras.applications` weights a model's backbone can load, and how they read pixels.
+
+    Attributes:
+        application: the `keras.applications` model whose weights (include_top=False) the
+            backbone takes: "imagenet" or a weights file of it ("VGG16").
+        mean, std: the weights' preprocessing as `(x - mean) / std` per RGB channel, raw 0..255
+            pixels in; the model does it inside itself when it loads them.
+        bgr_first_conv: the first conv layer of weights that read BGR ("caffe" preprocessing);
+            its kernel's input channels are reversed so that the model keeps reading RGB.
+    """
+
+    application: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    bgr_first_conv: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """One model `build_model` can build by name.
+
+    Attributes:
+        name: the name `build_model`, `TrainConfig.model` and `train.py --model` take.
+        builder: `(inputs, normalized, num_classes, pooling, name=..., [weights=...]) -> Model`:
+            the network on the normalized input tensor, ending in the contract's `cam_features`,
+            pooling and `predictions` (see `hide_and_seek_tf.models`); takes `weights` when
+            `pretrained` is set.
+        input_shape: (H, W, C) built when `build_model` is given none.
+        paper_threshold: the CAM threshold evaluation reports at and export serves at by default
+            (the paper's for its network, section 4.1; `DEFAULT_THRESHOLD` otherwise).
+        pretrained: the weights it can load (`build_model(..., weights=...)`); None: it trains
+            from scratch only. Without weights every model normalizes with the given mean and
+            std (training passes the dataset's own; `DEFAULT_MEAN`/`DEFAULT_STD` otherwise).
+        new_layers: prefixes of the layers that are not in the pretrained weights, which the
+            "finetune" schedule trains at 10x the backbone's rate; empty: no "finetune".
+    """
+
+    name: str
+    builder: Callable[..., keras.Model]
+    input_shape: tuple[int, int, int]
+    paper_threshold: float = DEFAULT_THRESHOLD
+    pretrained: PretrainedWeights | None = None
+    new_layers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"`name` must be a non-empty string. Received: name={self.name!r}")
+        shape = self.input_shape
+        if not (
+            isinstance(shape, tuple)
+            and len(shape) == 3
+            and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+        ):
+            raise ValueError(
+                "`input_shape` must be a tuple (height, width, channels) of positive ints. "
+                f"Received: input_shape={shape!r}"
+            )
+        if not callable(self.builder):
+            raise TypeError(f"`builder` must be callable. Received: builder={self.builder!r}")
+        threshold = self.paper_threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+            threshold = -1.0
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(
+                "`paper_threshold` must be in [0, 1]. "
+                f"Received: paper_threshold={self.paper_threshold!r}"
+            )
+        if self.pretrained is not None and not isinstance(self.pretrained, PretrainedWeights):
+            raise TypeError(
+                "`pretrained` must be None or a PretrainedWeights. "
+                f"Received: pretrained={self.pretrained!r}"
+            )
+        if isinstance(self.new_layers, str) or not all(
+            isinstance(prefix, str) and prefix for prefix in self.new_layers
+        ):
+            raise ValueError(
+                "`new_layers` must be a tuple of layer-name prefixes. "
+                f"Received: new_layers={self.new_layers!r}"
+            )
+
+
+#: name -> spec, in registration order. `register_model` adds one.
+MODEL_SPECS: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Adds (or replaces) a model `build_model` can build by `spec.name`; returns `spec`."""
+    if not isinstance(spec, ModelSpec):
+        raise TypeError(f"`spec` must be a ModelSpec. Received: spec={spec!r}")
+    MODEL_SPECS[spec.name] = spec
+    return spec
+
+
+def model_spec(name: str, *, arg: str = "name") -> ModelSpec:
+    """The registration of model `name`.
+
+    `arg`: what the caller calls the name in messages (`TrainConfig` says "model").
+
+    Raises:
+        ValueError: `name` is not a registered model (the message lists them).
+    """
+    spec = MODEL_SPECS.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise ValueError(f"`{arg}` must be one of {sorted(MODEL_SPECS)}. Received: {arg}={name!r}")
+    return spec
+
+
+def paper_threshold(name: str | None) -> float:
+    """The CAM threshold for a model called `name`: its spec's, or `DEFAULT_THRESHOLD` for any
+    other name (a user's model, None)."""
+    spec = MODEL_SPECS.get(name) if isinstance(name, str) else None
+    return DEFAULT_THRESHOLD if spec is None else spec.paper_threshold
 
 
 def check_model_choice(name: str, weights: str | None = None, *, arg: str = "name") -> None:
@@ -43,13 +159,13 @@ def check_model_choice(name: str, weights: str | None = None, *, arg: str = "nam
         ValueError: unknown `name`; `weights` for a model that trains from scratch; `weights`
             neither "imagenet" nor an existing file.
     """
-    if name not in MODELS:
-        raise ValueError(f"`{arg}` must be one of {sorted(MODELS)}. Received: {arg}={name!r}")
+    spec = model_spec(name, arg=arg)
     if weights is None:
         return
-    if name not in PRETRAINED_MODELS:
+    if spec.pretrained is None:
+        pretrained = [other.name for other in MODEL_SPECS.values() if other.pretrained]
         raise ValueError(
-            f"`weights` is for {list(PRETRAINED_MODELS)}; {name!r} trains from scratch. "
+            f"`weights` is for {pretrained}; {name!r} trains from scratch. "
             f"Received: weights={weights!r}"
         )
     if not isinstance(weights, str) or not weights:
@@ -59,7 +175,9 @@ def check_model_choice(name: str, weights: str | None = None, *, arg: str = "nam
         )
     if weights != "imagenet" and not os.path.isfile(weights):
         raise ValueError(
-            f"`weights` must be 'imagenet' or an existing weights file. Received: weights={weights!r}"
+            "`weights` must be 'imagenet' or an existing weights file of "
+            f"keras.applications.{spec.pretrained.application}(include_top=False). "
+            f"Received: weights={weights!r}"
         )
 
 
@@ -76,7 +194,7 @@ def build_model(
     """Builds a CAM network by name.
 
     Args:
-        name: one of `"alexnet_gap"` (224 px, the paper's AlexNet-GAP), `"googlenet_gap"`
+        name: a registered model (`MODEL_SPECS`): `"alexnet_gap"` (224 px, the paper's AlexNet-GAP), `"googlenet_gap"`
             (224 px, GoogLeNet-GAP), `"alexnet_gap_64"` (64 px, Tiny ImageNet), `"small_gap"`
             (64 px, small and fast), and on `keras.applications` backbones modified for CAM as
             Choe et al. (CVPR 2020) describe: `"vgg16_gap"`, `"resnet50_gap"`,
@@ -96,7 +214,7 @@ def build_model(
             for a name that is not a conv block, after that layer. Its fill defaults to
             `"running_mean"` (the maps' moving per-channel mean). Hiding runs in training only:
             at inference the model computes exactly what the plain model computes.
-        weights: `PRETRAINED_MODELS` only: None (random init), "imagenet" (Keras downloads them
+        weights: for models whose spec has `pretrained` weights: None (random init), "imagenet" (Keras downloads them
             on first use) or the path of a weights file of the Keras application
             (include_top=False). With weights the model normalizes as they expect (raw pixels
             in), so `mean` and `std` must be None.
@@ -120,7 +238,7 @@ def build_model(
         Zhou et al., Learning Deep Features for Discriminative Localization, CVPR 2016.
     """
     check_model_choice(name, weights)
-    builder, default_shape = MODELS[name]
+    spec = MODEL_SPECS[name]
     extra = {}
     if weights is not None:
         if mean is not None or std is not None:
@@ -128,13 +246,15 @@ def build_model(
                 "With `weights`, the model normalizes as the weights expect: `mean` and `std` "
                 f"must be None. Received: mean={mean!r}, std={std!r}"
             )
-        mean, std = PRETRAINED_NORMALIZATION[name]
+        mean, std = spec.pretrained.mean, spec.pretrained.std
         extra["weights"] = weights
     shape, mean_arr, std_arr = check_common_args(
-        num_classes, pooling, default_shape if input_shape is None else input_shape, mean, std
+        num_classes, pooling, spec.input_shape if input_shape is None else input_shape, mean, std
     )
     inputs, x = normalized_input(shape, mean_arr, std_arr)
-    model = builder(inputs, x, int(num_classes), pooling, name=name, **extra)
+    model = spec.builder(inputs, x, int(num_classes), pooling, name=name, **extra)
+    if weights is not None and spec.pretrained.bgr_first_conv is not None:
+        reverse_input_channels(model.get_layer(spec.pretrained.bgr_first_conv))
     return insert_feature_hiding(model, hide_features) if hide_features else model
 
 
@@ -150,8 +270,6 @@ def insert_feature_hiding(
         ValueError: `hide_features` is not a mapping, or names no layer of `model`.
         TypeError / ValueError: bad `HideAndSeek` arguments (named).
     """
-    from hide_and_seek_tf.layers import HideAndSeek
-
     if not isinstance(hide_features, Mapping):
         raise ValueError(
             "`hide_features` must map block or layer names to HideAndSeek arguments, e.g. "
@@ -188,3 +306,47 @@ def _block_output(name: str, layer_names: set[str]) -> str | None:
     if f"{name}_bn" in layer_names:  # a conv block: its ReLU, or `cam_features` for the last one
         return f"{name}_relu" if f"{name}_relu" in layer_names else CAM_FEATURES
     return name if name in layer_names else None
+
+
+# === Registrations: one per model ===
+register_model(ModelSpec(name="alexnet_gap", builder=alexnet_gap, input_shape=(224, 224, 3)))
+register_model(
+    ModelSpec(
+        name="googlenet_gap",
+        builder=googlenet_gap,
+        input_shape=(224, 224, 3),
+        paper_threshold=0.3,
+    )
+)
+register_model(ModelSpec(name="alexnet_gap_64", builder=alexnet_gap_64, input_shape=(64, 64, 3)))
+register_model(ModelSpec(name="small_gap", builder=small_gap, input_shape=(64, 64, 3)))
+# The "caffe" weights (VGG16, ResNet50): BGR, the ImageNet mean subtracted, no scaling.
+_CAFFE_MEAN, _CAFFE_STD = (123.68, 116.779, 103.939), (1.0, 1.0, 1.0)
+register_model(
+    ModelSpec(
+        name="resnet50_gap",
+        builder=resnet50_gap,
+        input_shape=(224, 224, 3),
+        pretrained=PretrainedWeights("ResNet50", _CAFFE_MEAN, _CAFFE_STD, "conv1_conv"),
+        new_layers=("conv5_", PREDICTIONS),  # wsolevaluation's recipe: its last stage is new too
+    )
+)
+register_model(
+    ModelSpec(
+        name="vgg16_gap",
+        builder=vgg16_gap,
+        input_shape=(224, 224, 3),
+        pretrained=PretrainedWeights("VGG16", _CAFFE_MEAN, _CAFFE_STD, "block1_conv1"),
+        new_layers=("cam_conv", PREDICTIONS),
+    )
+)
+register_model(
+    ModelSpec(
+        name="inception_v3_gap",
+        builder=inception_v3_gap,
+        input_shape=(224, 224, 3),
+        # The "tf" weights: x / 127.5 - 1.
+        pretrained=PretrainedWeights("InceptionV3", (127.5,) * 3, (127.5,) * 3),
+        new_layers=("cam_conv", PREDICTIONS),
+    )
+)

@@ -30,7 +30,7 @@ DEMO_HIDE_PATCH_SIZES = (16, 24, 0)  # the mixed setting: (16,) alone cost 3 poi
 # default, because it trains the short demo better: `python train.py --schedule adam|paper` (8 epochs,
 # HaS-16) reached val accuracy 0.972 / 0.945, val loss 0.098 / 0.336.
 # "finetune": wsolevaluation's recipe for ImageNet-pretrained backbones (Choe et al., CVPR 2020):
-# SGD, Nesterov momentum 0.9, weight decay 1e-4, the new layers (`models.NEW_LAYERS`) at
+# SGD, Nesterov momentum 0.9, weight decay 1e-4, the new layers (`ModelSpec.new_layers`) at
 # `new_layer_lr_factor` = 10 times the backbone's rate, the rate divided by 10 at 30%, 60% and 90%
 # of the run (their 15-of-50-epoch steps on CUB, 3-of-10 on ImageNet). Their lr was tuned per
 # method and dataset; 1e-3 is a starting point, not their value. Needs `weights`.
@@ -100,7 +100,7 @@ class TrainConfig:
         num_images: number of training images; for synthetic data, how many to render.
         image_size: (H, W) the model trains on; None: the dataset's own size (synthetic: the demo's).
         model: a `hide_and_seek_tf.models.build_model` name.
-        weights: pretrained backbone weights for `models.PRETRAINED_MODELS` ("vgg16_gap",
+        weights: pretrained backbone weights for models with `ModelSpec.pretrained` ("vgg16_gap",
             "resnet50_gap", "inception_v3_gap"): "imagenet" (downloaded by Keras) or the path of
             a weights file; None trains from scratch.
         pooling: "avg" (GAP, the paper's CAM network) or "max" (GMP ablation).

@@ -27,7 +27,7 @@ from hide_and_seek_tf._io import (
 from hide_and_seek_tf.data import load_dataset, make_pipeline
 from hide_and_seek_tf.data.checks import data_checks_record
 from hide_and_seek_tf.layers.hide_and_seek import HideAndSeek
-from hide_and_seek_tf.models import build_model, check_model_choice
+from hide_and_seek_tf.models import MODEL_SPECS, build_model, check_model_choice
 from hide_and_seek_tf.training.callbacks import (
     EpochSummaries,
     RunRecorder,
@@ -202,7 +202,7 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Op
     """The optimizer of `config.schedule` with `make_lr_schedule`'s decay over `total_steps`.
 
     "paper": SGD with momentum 0.9; "adam": Adam; "finetune": `LayerwiseSGD` (Nesterov momentum
-    0.9) with the model's new layers (`models.NEW_LAYERS`) at 10x the rate. Weight decay
+    0.9) with the model's new layers (its `ModelSpec.new_layers`) at 10x the rate. Weight decay
     (`config.weight_decay` or the recipe's) is decoupled and skips biases and batch-norm parameters.
 
     Raises:
@@ -211,12 +211,13 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Op
     schedule = make_lr_schedule(config, total_steps)
     weight_decay = config.recipe_value("weight_decay") or None
     if config.schedule == "finetune":
-        from hide_and_seek_tf.models import NEW_LAYERS
-
-        if config.model not in NEW_LAYERS:
+        spec = MODEL_SPECS.get(config.model)
+        new_layers = () if spec is None else spec.new_layers
+        if not new_layers:
+            finetunable = sorted(name for name, other in MODEL_SPECS.items() if other.new_layers)
             raise ValueError(
                 f"`schedule`='finetune' is for models with a pretrained backbone "
-                f"({sorted(NEW_LAYERS)}). Received: model={config.model!r}"
+                f"({finetunable}). Received: model={config.model!r}"
             )
         recipe = RECIPES["finetune"]
         factor = recipe["new_layer_lr_factor"]
@@ -225,7 +226,7 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Op
             momentum=recipe["momentum"],
             nesterov=True,
             weight_decay=weight_decay,
-            lr_multipliers={prefix: factor for prefix in NEW_LAYERS[config.model]},
+            lr_multipliers={prefix: factor for prefix in new_layers},
         )
     elif config.schedule == "paper":
         optimizer = keras.optimizers.SGD(

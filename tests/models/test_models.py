@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hide_and_seek_tf.layers import HideAndSeek
-from hide_and_seek_tf.models import MODELS, build_model
+from hide_and_seek_tf.models import build_model, model_spec
 
 all_backends = pytest.mark.all_backends
 
@@ -30,7 +30,7 @@ def _pixels(n, size, seed=0):
 )
 def test_model_contract(name, input_shape, cam_hw, channels):
     model = build_model(name, num_classes=7, input_shape=input_shape)
-    h, w = (input_shape or MODELS[name][1])[:2]
+    h, w = (input_shape or model_spec(name).input_shape)[:2]
     assert model.input_shape == (None, h, w, 3)
     assert model.output_shape == (None, 7)
     assert model.get_layer("cam_features").output.shape == (None, *cam_hw, channels)

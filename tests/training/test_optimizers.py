@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from hide_and_seek_tf.models import NEW_LAYERS
+from hide_and_seek_tf.models import model_spec
 from hide_and_seek_tf.training import TrainConfig
 from hide_and_seek_tf.training.loop import make_lr_schedule, make_optimizer
 from hide_and_seek_tf.training.optimizers import LayerwiseSGD
@@ -55,7 +55,7 @@ def test_finetune_recipe_new_layers_and_step_decay():
     optimizer = make_optimizer(config, total_steps=100)
     assert isinstance(optimizer, LayerwiseSGD) and optimizer.nesterov
     assert optimizer.momentum == 0.9 and optimizer.weight_decay == pytest.approx(1e-4)
-    assert optimizer.lr_multipliers == {p: 10.0 for p in NEW_LAYERS["resnet50_gap"]}
+    assert optimizer.lr_multipliers == {p: 10.0 for p in model_spec("resnet50_gap").new_layers}
     schedule = make_lr_schedule(config, total_steps=100)
     rates = [float(schedule(step)) for step in (0, 30, 31, 60, 61, 90, 91, 100)]
     np.testing.assert_allclose(rates, [1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5, 1e-6, 1e-6], rtol=1e-5)
