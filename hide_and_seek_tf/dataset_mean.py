@@ -1,11 +1,25 @@
-"""The dataset mean that Hide-and-Seek fills hidden pixels (or hidden video steps) with (paper, 3.1.2, 4.2.3)."""
+"""The dataset mean that Hide-and-Seek fills hidden pixels (or hidden video steps) with (paper, 3.1.2, 4.2.3).
+
+`compute_dataset_moments` / `compute_dataset_mean` compute it for any dataset; `dataset_statistics`
+gives a training run's mean and std, cached on disk under the `data_fingerprint` of its images.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
+
+from hide_and_seek_tf._io import write_json_atomic
+
+if TYPE_CHECKING:
+    from hide_and_seek_tf.training.config import TrainConfig
 
 
 def _image_of(element: Any) -> tf.Tensor:
@@ -96,3 +110,78 @@ def compute_dataset_mean(dataset: tf.data.Dataset) -> np.ndarray:
         >>> hidden = hide_patches(images, 16, fill_value=mean)
     """
     return compute_dataset_moments(dataset)[0]
+
+
+# === A training run's statistics, cached across runs ===
+CACHE_ENV = "HIDE_AND_SEEK_CACHE"
+_FINGERPRINT_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """Root of the on-disk cache: $HIDE_AND_SEEK_CACHE, else $XDG_CACHE_HOME/hide_and_seek_tf, else
+    ~/.cache/hide_and_seek_tf."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "hide_and_seek_tf"
+
+
+def data_fingerprint(config: TrainConfig, split: str = "train") -> str:
+    """A hash of everything the images of `split` depend on: data spec, options and image size.
+
+    A dataset path (and an image root) enters resolved, with its size and modification time, so a
+    changed file gets a new fingerprint. The seed enters only for synthetic data (the only source it changes).
+    """
+    spec = config.data_spec
+    kind, source = spec.kind, spec.fingerprint()
+    key = {
+        "version": _FINGERPRINT_VERSION,
+        "source": source,
+        "split": split,
+        "classes": list(config.classes) if isinstance(config.classes, tuple) else config.classes,
+        "max_per_class": config.max_per_class,
+        "num_images": config.num_images,
+        "image_size": list(config.image_size) if config.image_size else None,
+        "seed": config.seed if kind == "synthetic" else None,
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def dataset_statistics(
+    config: TrainConfig, train_images: Callable[[], tf.data.Dataset]
+) -> dict[str, Any]:
+    """Per-channel mean and std of the training images, from the cache or computed and cached.
+
+    Args:
+        config: the resolved config (its data options and `image_size` make the fingerprint).
+        train_images: returns the (unbatched or batched) training dataset at `config.image_size`;
+            called only on a cache miss.
+
+    Returns:
+        {"mean": [C floats], "std": [C floats], "num_pixels": int, "fingerprint": str, "data": spec,
+        "split": "train", "image_size": [H, W]}: the content of `dataset_mean.json`.
+    """
+    fingerprint = data_fingerprint(config, config.train_split)
+    cached = cache_dir() / "means" / f"{fingerprint}.json"
+    if cached.exists():
+        try:
+            stats = json.loads(cached.read_text())
+            if stats.get("fingerprint") == fingerprint:
+                return stats
+        except (OSError, ValueError):
+            pass  # unreadable cache entry: recompute and overwrite it
+    mean, std, count = compute_dataset_moments(train_images())
+    stats = {
+        "mean": [float(v) for v in mean],
+        "std": [float(v) for v in std],
+        "num_pixels": int(count),
+        "fingerprint": fingerprint,
+        "data": config.data,
+        "split": config.train_split,
+        "image_size": list(config.image_size) if config.image_size else None,
+    }
+    try:
+        write_json_atomic(cached, stats)
+    except OSError:
+        pass  # a read-only cache must not stop training
+    return stats

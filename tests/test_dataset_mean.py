@@ -1,11 +1,17 @@
-"""`compute_dataset_mean`: the exact per-pixel mean the paper fills hidden cells with."""
+"""`compute_dataset_mean`: the exact per-pixel mean the paper fills hidden cells with; a training run's
+statistics, cached under the fingerprint of its images."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from hide_and_seek_tf import compute_dataset_mean
-from hide_and_seek_tf.dataset_mean import compute_dataset_moments
+from hide_and_seek_tf.dataset_mean import (
+    compute_dataset_moments,
+    data_fingerprint,
+    dataset_statistics,
+)
+from hide_and_seek_tf.training import TrainConfig
 
 
 def _mixed_size_images():
@@ -86,3 +92,36 @@ def test_feature_sequences_give_the_mean_feature_over_every_step():
     np.testing.assert_allclose(compute_dataset_mean(as_dicts), steps.mean(0), rtol=1e-12)
     with pytest.raises(ValueError, match="element shape"):
         compute_dataset_mean(tf.data.Dataset.from_tensor_slices(np.zeros((3, 4))))  # rank 1
+
+
+# === dataset statistics ===
+def test_fingerprint_depends_on_what_the_images_depend_on():
+    base = TrainConfig(image_size=32, num_images=100)
+    assert data_fingerprint(base) == data_fingerprint(TrainConfig(image_size=32, num_images=100))
+    assert data_fingerprint(base) != data_fingerprint(base.replace(seed=1))
+    assert data_fingerprint(base) != data_fingerprint(base.replace(image_size=(48, 48)))
+    assert data_fingerprint(base) != data_fingerprint(base, split="val")
+    assert data_fingerprint(base) != data_fingerprint(base.replace(classes=3))
+    # Training settings do not change the images.
+    assert data_fingerprint(base) == data_fingerprint(base.replace(epochs=3, hide_prob=0.2))
+    tfds = TrainConfig(data="tfds:foo", image_size=32)
+    assert data_fingerprint(tfds) == data_fingerprint(tfds.replace(seed=7))
+
+
+def test_statistics_are_exact_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("HIDE_AND_SEEK_CACHE", str(tmp_path))
+    images = np.random.default_rng(0).integers(0, 256, size=(10, 6, 5, 3), dtype=np.uint8)
+    config = TrainConfig(image_size=(6, 5), num_images=10)
+    stats = dataset_statistics(
+        config, lambda: tf.data.Dataset.from_tensor_slices({"image": images})
+    )
+    pixels = images.reshape(-1, 3).astype(np.float64)
+    np.testing.assert_allclose(stats["mean"], pixels.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(stats["std"], pixels.std(axis=0), rtol=1e-9)
+    assert stats["num_pixels"] == 10 * 6 * 5
+    assert (tmp_path / "means" / f"{stats['fingerprint']}.json").is_file()
+
+    def must_not_run():
+        raise AssertionError("the cached statistics were recomputed")
+
+    assert dataset_statistics(config, must_not_run) == stats

@@ -296,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError) as e:
         parser.error(str(e))
     import_tensorflow()
-    from hide_and_seek_tf.training.loop import configure_cpu_devices, train
+    from hide_and_seek_tf.training.loop import train
+    from hide_and_seek_tf.training.setup import configure_cpu_devices
 
     if args.cpu_devices:
         configure_cpu_devices(args.cpu_devices)

@@ -41,7 +41,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from hide_and_seek_tf.data.elements import DatasetInfo
+from hide_and_seek_tf.data.elements import DatasetInfo, round_half_up
 from hide_and_seek_tf.data.file_records import (
     FolderListing,
     Record,
@@ -57,7 +57,6 @@ from hide_and_seek_tf.data.file_records import (
     parse_numbers,
     read_tar_index,
     records_dataset,
-    round_half_up,
     select,
     split_holdout,
 )

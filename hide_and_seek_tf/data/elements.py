@@ -119,9 +119,13 @@ def check_element_spec(ds: Any, name: str = "ds") -> None:
         )
 
 
-def _round_half_up(x: tf.Tensor) -> tf.Tensor:
-    # tf.round rounds half to even, which would make box edges depend on parity.
-    return tf.floor(x + 0.5)
+def round_half_up(x: Any) -> Any:
+    """Rounds .5 up, on a Python number (a float comes back), a NumPy array or a tensor alike.
+
+    `round()` and `tf.round` round half to even, which would make box edges depend on parity.
+    """
+    # Floor division by 1 is floor() for all three (tf.floor would turn a number into a tensor).
+    return (x + 0.5) // 1
 
 
 def affine_boxes(
@@ -160,11 +164,11 @@ def affine_boxes(
     top = tf.clip_by_value(tf.minimum(ay, by), 0.0, height)
     bottom = tf.clip_by_value(tf.maximum(ay, by), 0.0, height)
     valid = (x1 >= 0.0) & (right > left) & (bottom > top)  # padding rows have x1 < 0
-    nx0 = tf.minimum(_round_half_up(left), width - 1.0)
-    ny0 = tf.minimum(_round_half_up(top), height - 1.0)
+    nx0 = tf.minimum(round_half_up(left), width - 1.0)
+    ny0 = tf.minimum(round_half_up(top), height - 1.0)
     # A box narrower than a pixel after the transform keeps one pixel.
-    nx1 = tf.clip_by_value(_round_half_up(right) - 1.0, nx0, width - 1.0)
-    ny1 = tf.clip_by_value(_round_half_up(bottom) - 1.0, ny0, height - 1.0)
+    nx1 = tf.clip_by_value(round_half_up(right) - 1.0, nx0, width - 1.0)
+    ny1 = tf.clip_by_value(round_half_up(bottom) - 1.0, ny0, height - 1.0)
     out = tf.stack([nx0, ny0, nx1, ny1], axis=-1)
     return tf.where(valid[..., None], out, -tf.ones_like(out))
 
@@ -188,10 +192,10 @@ def normalized_to_inclusive(bbox: Any, height: Any, width: Any) -> tf.Tensor:
     bbox = tf.cast(bbox, tf.float32)
     ymin, xmin, ymax, xmax = tf.unstack(bbox, axis=-1)
     h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
-    x0 = tf.clip_by_value(_round_half_up(xmin * w), 0.0, w - 1.0)
-    y0 = tf.clip_by_value(_round_half_up(ymin * h), 0.0, h - 1.0)
-    x1 = tf.clip_by_value(_round_half_up(xmax * w) - 1.0, x0, w - 1.0)
-    y1 = tf.clip_by_value(_round_half_up(ymax * h) - 1.0, y0, h - 1.0)
+    x0 = tf.clip_by_value(round_half_up(xmin * w), 0.0, w - 1.0)
+    y0 = tf.clip_by_value(round_half_up(ymin * h), 0.0, h - 1.0)
+    x1 = tf.clip_by_value(round_half_up(xmax * w) - 1.0, x0, w - 1.0)
+    y1 = tf.clip_by_value(round_half_up(ymax * h) - 1.0, y0, h - 1.0)
     return tf.stack([x0, y0, x1, y1], axis=-1)
 
 

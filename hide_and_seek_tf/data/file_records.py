@@ -43,6 +43,7 @@ from hide_and_seek_tf.data.elements import (
     parse_image_size,
     resize_element,
     resolve_classes,
+    round_half_up,
 )
 
 #: Ids of box-less images kept in `DatasetInfo.without_boxes` (the count is exact).
@@ -95,11 +96,6 @@ def parse_numbers(fields: Sequence[str], where: str, expected: str, line: str) -
     if not all(math.isfinite(v) for v in values):
         raise annotation_error(where, expected, line)
     return values
-
-
-def round_half_up(value: float) -> float:
-    """Rounds .5 up (Python's round() goes to even, which would make edges depend on parity)."""
-    return float(math.floor(value + 0.5))
 
 
 def corner_box(values: Sequence[float], where: str, line: str) -> tuple[float, float, float, float]:
@@ -462,7 +458,6 @@ __all__ = [
     "parse_numbers",
     "read_tar_index",
     "records_dataset",
-    "round_half_up",
     "select",
     "split_holdout",
 ]

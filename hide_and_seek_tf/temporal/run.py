@@ -56,7 +56,7 @@ from hide_and_seek_tf.temporal.model import (
     label_accuracy,
     temporal_class_activation_maps,
 )
-from hide_and_seek_tf.training.callbacks import history_csv
+from hide_and_seek_tf.training.records import history_csv
 from hide_and_seek_tf.training.run_dir import (
     CONFIG_FILE,
     HISTORY_FILE,

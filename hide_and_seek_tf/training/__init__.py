@@ -13,14 +13,14 @@ _PUBLIC = {
     "RECIPES": "hide_and_seek_tf.training.config",
     "TrainConfig": "hide_and_seek_tf.training.config",
     "config_differences": "hide_and_seek_tf.training.config",
-    "configure_cpu_devices": "hide_and_seek_tf.training.loop",
-    "make_lr_schedule": "hide_and_seek_tf.training.loop",
-    "make_optimizer": "hide_and_seek_tf.training.loop",
-    "make_strategy": "hide_and_seek_tf.training.loop",
+    "configure_cpu_devices": "hide_and_seek_tf.training.setup",
+    "make_strategy": "hide_and_seek_tf.training.setup",
+    "make_lr_schedule": "hide_and_seek_tf.training.optimizers",
+    "make_optimizer": "hide_and_seek_tf.training.optimizers",
     "train": "hide_and_seek_tf.training.loop",
-    "data_fingerprint": "hide_and_seek_tf.training.run_dir",
-    "dataset_statistics": "hide_and_seek_tf.training.run_dir",
     "load_run": "hide_and_seek_tf.training.run_dir",
+    "data_fingerprint": "hide_and_seek_tf.dataset_mean",
+    "dataset_statistics": "hide_and_seek_tf.dataset_mean",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -1,4 +1,5 @@
-"""Resumable training state and per-epoch records, written atomically.
+"""The callbacks that write a run directory during `fit`: `RunRecorder` (resumable state, history,
+checkpoints, written atomically) and `EpochSummaries` (TensorBoard).
 
 Keras's `BackupAndRestore` writes its weights and metadata in place (a kill during a save can leave
 them corrupt or out of step) and restarts an interrupted epoch from its first batch. `RunRecorder`
@@ -9,9 +10,6 @@ the global step, so a resumed run finishes the interrupted epoch instead of repe
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import shutil
 import time
 from pathlib import Path
@@ -27,49 +25,10 @@ from hide_and_seek_tf._io import (
     write_text_atomic,
 )
 from hide_and_seek_tf.training.config import BACKUP_SECONDS
-from hide_and_seek_tf.training.run_dir import BACKUP_DIR, CHECKPOINTS_DIR, HISTORY_FILE
+from hide_and_seek_tf.training.records import history_csv
+from hide_and_seek_tf.training.run_dir import BACKUP_DIR, CHECKPOINTS_DIR, HISTORY_FILE, STATE_FILE
 
-STATE_FILE = "state.json"
 KEEP_CHECKPOINTS = 3
-
-
-def read_state(run_dir: str | Path) -> dict[str, Any] | None:
-    """The saved training state of a run (`backup/state.json`), or None when there is none."""
-    path = Path(run_dir) / BACKUP_DIR / STATE_FILE
-    if not path.is_file():
-        return None
-    state = json.loads(path.read_text())
-    if not (Path(run_dir) / BACKUP_DIR / state["weights"]).is_file():
-        raise FileNotFoundError(
-            f"The training state {path} names {state['weights']!r}, which is missing from "
-            f"{path.parent}: the backup is damaged."
-        )
-    return state
-
-
-def restore_state(model: keras.Model, run_dir: str | Path) -> dict[str, Any] | None:
-    """Loads the saved model and optimizer variables into `model`; returns the state, or None.
-
-    `model` must be built and compiled (its optimizer's variables are created before loading).
-    """
-    state = read_state(run_dir)
-    if state is None:
-        return None
-    if model.optimizer is not None and not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-    model.load_weights(Path(run_dir) / BACKUP_DIR / state["weights"])
-    return state
-
-
-def history_csv(rows: list[dict[str, Any]]) -> str:
-    """Rows as CSV text: "epoch" first, then the other columns in sorted order."""
-    columns = ["epoch"] + sorted({key for row in rows for key in row} - {"epoch"})
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    return out.getvalue()
 
 
 def _scalar(value: Any) -> float | str:
@@ -223,17 +182,3 @@ class EpochSummaries(keras.callbacks.Callback):
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
-
-
-def epochs_done(state: dict[str, Any] | None, steps_per_epoch: int) -> tuple[int, int]:
-    """(epoch, step within it) at which a run with saved `state` continues."""
-    if not state:
-        return 0, 0
-    if state["steps_per_epoch"] != steps_per_epoch:
-        raise ValueError(
-            f"The saved state was taken with steps_per_epoch={state['steps_per_epoch']}; this run has "
-            f"steps_per_epoch={steps_per_epoch}. Resume with the same data, batch size and "
-            "`steps_per_epoch`."
-        )
-    epoch, step = divmod(int(state["global_step"]), steps_per_epoch)
-    return epoch, step

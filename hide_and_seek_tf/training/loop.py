@@ -8,7 +8,6 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import hide_and_seek_tf
-from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf._io import (
     DirectoryInUseError,
     save_model_atomic,
@@ -25,38 +22,33 @@ from hide_and_seek_tf._io import (
     write_text_atomic,
 )
 from hide_and_seek_tf.data import load_dataset, make_pipeline
-from hide_and_seek_tf.data.checks import data_checks_record
+from hide_and_seek_tf.dataset_mean import dataset_statistics
 from hide_and_seek_tf.layers.hide_and_seek import HideAndSeek
-from hide_and_seek_tf.models import MODEL_SPECS, build_model, check_model_choice
-from hide_and_seek_tf.training.callbacks import (
-    EpochSummaries,
-    RunRecorder,
-    epochs_done,
-    history_csv,
-    read_state,
-    restore_state,
-)
-from hide_and_seek_tf.training.config import (
-    AUTO_PRECISION,
-    FINETUNE_DECAY_AT,
-    MIXED_PRECISION,
-    PAPER_FINAL_LR_FACTOR,
-    RECIPES,
-    TrainConfig,
-    config_differences,
-)
-from hide_and_seek_tf.training.optimizers import LayerwiseSGD
-from hide_and_seek_tf.training.precision import fastest_precision
+from hide_and_seek_tf.models import build_model, check_model_choice
+from hide_and_seek_tf.training.callbacks import EpochSummaries, RunRecorder
+from hide_and_seek_tf.training.config import TrainConfig
+from hide_and_seek_tf.training.optimizers import make_optimizer
+from hide_and_seek_tf.training.records import _run_record, history_csv
 from hide_and_seek_tf.training.run_dir import (
     CONFIG_FILE,
     HISTORY_FILE,
     LOGS_DIR,
     MEAN_FILE,
     MODEL_FILE,
-    dataset_statistics,
-    is_empty_dir,
+    _check_run_dir,
+    epochs_done,
     locked_run,
-    read_json,
+    read_state,
+    restore_state,
+)
+from hide_and_seek_tf.training.setup import (
+    _all_agree,
+    _dtype_policy,
+    _is_multi_worker,
+    _jit_compile,
+    _resolve_precision,
+    is_chief,
+    make_strategy,
 )
 
 logger = logging.getLogger("hide_and_seek_tf.training")
@@ -65,87 +57,6 @@ _SHARD_OPTIONS = tf.data.Options()
 # DATA sharding: every worker reads everything and keeps its slice of each global batch; the sources
 # here are not file lists (synthetic data is rendered, Tiny ImageNet is one zip).
 _SHARD_OPTIONS.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-
-
-# === Devices and strategies ===
-def configure_cpu_devices(count: int) -> None:
-    """Splits the first physical CPU into `count` logical devices (to try MirroredStrategy on a CPU).
-
-    Must run before TensorFlow initialises its devices, i.e. before any other TF op in the process.
-
-    Raises:
-        TypeError / ValueError: `count` is not a positive int.
-        RuntimeError: TensorFlow's devices are already initialised.
-    """
-    positive_int(count, "count")
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    try:
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
-        )
-    except RuntimeError as e:
-        raise RuntimeError(
-            f"Cannot split the CPU into {count} logical devices: TensorFlow is already initialised "
-            "in this process. Do it first thing (train.py --cpu-devices N)."
-        ) from e
-
-
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """The `tf.distribute` strategy for `TrainConfig.strategy`.
-
-    "mirrored" replicates over every GPU, or over every logical CPU device when there is no GPU.
-    "multi-worker" reads the cluster from the `TF_CONFIG` environment variable.
-
-    Raises:
-        ValueError: an unknown name, or "multi-worker" without `TF_CONFIG`.
-    """
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if keras.config.backend() != "tensorflow":
-        raise ValueError(
-            f"`strategy`={name!r} is a tf.distribute strategy: it needs the TensorFlow backend. "
-            f"Received: KERAS_BACKEND={keras.config.backend()!r}"
-        )
-    if name == "mirrored":
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([d.name for d in devices])
-    if name == "multi-worker":
-        if not os.environ.get("TF_CONFIG"):
-            raise ValueError(
-                "`strategy`='multi-worker' needs the cluster in the TF_CONFIG environment variable, "
-                'e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", '
-                '"index": 0}}. Received: TF_CONFIG unset'
-            )
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"Unknown `strategy`. Received: strategy={name!r}")
-
-
-def _is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-
-
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """True for the worker that writes the run directory (the chief, else worker 0)."""
-    if not _is_multi_worker(strategy):
-        return True
-    resolver = strategy.cluster_resolver
-    if resolver.task_type == "chief":
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
-
-
-def _all_agree(strategy: tf.distribute.Strategy, ok: bool) -> bool:
-    """True when every worker passes `ok=True` (a collective, so one worker's failure stops all)."""
-    if not _is_multi_worker(strategy):
-        return ok
-
-    @tf.function
-    def failures(flag: tf.Tensor) -> tf.Tensor:
-        per_replica = strategy.run(lambda: tf.identity(flag))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
-
-    return float(failures(tf.constant(0.0 if ok else 1.0))) == 0.0
 
 
 # === Data ===
@@ -172,134 +83,6 @@ def _val_images(config: TrainConfig) -> int | None:
     if config.data_kind == "synthetic":
         return max(config.batch_size, config.num_images // 4)
     return None
-
-
-# === Model ===
-def make_lr_schedule(
-    config: TrainConfig, total_steps: int
-) -> keras.optimizers.schedules.LearningRateSchedule:
-    """The learning rate of `config.schedule` over `total_steps` optimizer steps.
-
-    "paper": lr * PAPER_FINAL_LR_FACTOR ** (step / total_steps), a smooth exponential decay from lr
-    to lr / 100 (0.01 -> 0.0001 at the default lr). "adam": a cosine decay from lr to lr / 100.
-    "finetune": lr divided by 10 at 30%, 60% and 90% of the steps (wsolevaluation's step decay).
-    """
-    lr, total_steps = config.recipe_value("lr"), max(1, int(total_steps))
-    if config.schedule == "finetune":
-        boundaries = [max(1, round(f * total_steps)) for f in FINETUNE_DECAY_AT]
-        values = [lr * 0.1**k for k in range(len(boundaries) + 1)]
-        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
-    if config.schedule == "paper":
-        return keras.optimizers.schedules.ExponentialDecay(
-            lr, decay_steps=total_steps, decay_rate=PAPER_FINAL_LR_FACTOR
-        )
-    return keras.optimizers.schedules.CosineDecay(
-        lr, decay_steps=total_steps, alpha=PAPER_FINAL_LR_FACTOR
-    )
-
-
-def make_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
-    """The optimizer of `config.schedule` with `make_lr_schedule`'s decay over `total_steps`.
-
-    "paper": SGD with momentum 0.9; "adam": Adam; "finetune": `LayerwiseSGD` (Nesterov momentum
-    0.9) with the model's new layers (its `ModelSpec.new_layers`) at 10x the rate. Weight decay
-    (`config.weight_decay` or the recipe's) is decoupled and skips biases and batch-norm parameters.
-
-    Raises:
-        ValueError: "finetune" for a model without a pretrained backbone.
-    """
-    schedule = make_lr_schedule(config, total_steps)
-    weight_decay = config.recipe_value("weight_decay") or None
-    if config.schedule == "finetune":
-        spec = MODEL_SPECS.get(config.model)
-        new_layers = () if spec is None else spec.new_layers
-        if not new_layers:
-            finetunable = sorted(name for name, other in MODEL_SPECS.items() if other.new_layers)
-            raise ValueError(
-                f"`schedule`='finetune' is for models with a pretrained backbone "
-                f"({finetunable}). Received: model={config.model!r}"
-            )
-        recipe = RECIPES["finetune"]
-        factor = recipe["new_layer_lr_factor"]
-        optimizer = LayerwiseSGD(
-            schedule,
-            momentum=recipe["momentum"],
-            nesterov=True,
-            weight_decay=weight_decay,
-            lr_multipliers={prefix: factor for prefix in new_layers},
-        )
-    elif config.schedule == "paper":
-        optimizer = keras.optimizers.SGD(
-            schedule, momentum=RECIPES["paper"]["momentum"], weight_decay=weight_decay
-        )
-    else:
-        optimizer = keras.optimizers.Adam(schedule, weight_decay=weight_decay)
-    if weight_decay:
-        optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    return optimizer
-
-
-@contextlib.contextmanager
-def _dtype_policy(mixed_precision: bool | str) -> Iterator[None]:
-    """Sets the global Keras dtype policy for the block and restores the previous one."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(MIXED_PRECISION[mixed_precision])
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-
-
-# === Run directory ===
-def _versions() -> dict[str, str]:
-    return {
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "hide_and_seek_tf": hide_and_seek_tf.__version__,
-        "keras_backend": keras.config.backend(),
-        "python": sys.version.split()[0],
-    }
-
-
-def _check_run_dir(config: TrainConfig) -> None:
-    """Refuses to overwrite a run, or to resume one with different settings."""
-    run_dir = Path(config.run_dir)
-    if not config.resume:
-        if not is_empty_dir(run_dir):
-            raise FileExistsError(
-                f"Run directory {run_dir} is not empty. Resume it with --resume (`resume=True`) or "
-                "choose a new --run-dir; nothing was changed."
-            )
-        return
-    saved = read_json(run_dir / CONFIG_FILE, "run config to resume")
-    diffs = config_differences(saved, config)
-    if diffs:
-        listed = "; ".join(
-            f"{key}: saved {old!r}, now {new!r}" for key, (old, new) in diffs.items()
-        )
-        raise ValueError(
-            f"Cannot resume {run_dir}: these settings differ from its config.json: {listed}. "
-            "Resume with the same settings, or start a new run."
-        )
-
-
-def _run_record(config: TrainConfig, info: Any, strategy: tf.distribute.Strategy) -> dict[str, Any]:
-    return {
-        **config.to_dict(),
-        "num_classes": int(info.num_classes),
-        "class_names": list(info.class_names),
-        "dataset": {
-            "name": info.name,
-            "num_train_examples": info.num_examples,
-            "native_image_size": list(info.image_size) if info.image_size else None,
-            "wnids": list(getattr(info, "wnids", None) or []) or None,
-            **data_checks_record(info),
-        },
-        "num_replicas": int(strategy.num_replicas_in_sync),
-        "total_steps": int(config.epochs * config.steps_per_epoch),
-        "versions": _versions(),
-    }
 
 
 # === Training ===
@@ -371,23 +154,6 @@ def train(config: TrainConfig, verbose: int | None = None) -> keras.Model:
         finally:
             if not chief:
                 shutil.rmtree(write_dir, ignore_errors=True)
-
-
-def _resolve_precision(config: TrainConfig) -> TrainConfig:
-    """Resolves `mixed_precision="auto"` (a resumed run keeps the precision it started with) and
-    says which precision trains."""
-    if config.mixed_precision == AUTO_PRECISION:
-        saved = Path(config.run_dir or "", CONFIG_FILE)
-        if config.resume and saved.is_file():
-            chosen = read_json(saved, "run config to resume").get("mixed_precision", False)
-            reason = "kept from the run being resumed"
-        else:
-            chosen, reason = fastest_precision()
-        config = config.replace(mixed_precision=chosen)
-        logger.info("Precision: %s (auto: %s).", MIXED_PRECISION[chosen], reason)
-    else:
-        logger.info("Precision: %s (as configured).", MIXED_PRECISION[config.mixed_precision])
-    return config
 
 
 def _resolve_with_data(
@@ -610,14 +376,6 @@ def _behind_hiding_layer(
     return keras.Model(inputs, model(hidden), name=f"{model.name}_hiding")
 
 
-def _jit_compile(requested: bool) -> bool | str:
-    """`compile`'s jit_compile: as asked under TensorFlow (XLA); elsewhere True, or Keras's "auto"
-    when not asked (JAX then jits, as it must to be fast; PyTorch runs eagerly)."""
-    if keras.config.backend() == "tensorflow":
-        return requested
-    return True if requested else "auto"
-
-
 class _StopAtEpochEnd(keras.callbacks.Callback):
     """Ends `fit` after its first epoch (the rest of an interrupted one)."""
 
@@ -718,11 +476,4 @@ def _fit_custom_loop(
     callback_list.on_train_end()
 
 
-__all__ = [
-    "configure_cpu_devices",
-    "is_chief",
-    "make_lr_schedule",
-    "make_optimizer",
-    "make_strategy",
-    "train",
-]
+__all__ = ["train"]

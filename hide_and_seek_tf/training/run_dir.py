@@ -1,4 +1,5 @@
-"""The run directory: its file names, the cached dataset statistics, and `load_run`.
+"""The run directory: its file names, its lock, the checks before a run writes it, the resumable
+training state, and `load_run`.
 
 Layout (docs/architecture.md)::
 
@@ -7,7 +8,8 @@ Layout (docs/architecture.md)::
     RUN/model.keras          final model (loads with safe_mode=True)
     RUN/history.csv          one row per epoch
     RUN/checkpoints/         epoch-NNN.keras, the last few epochs
-    RUN/backup/              resumable training state (removed when the run completes)
+    RUN/backup/              resumable training state: state.json naming state-<step>.weights.h5
+                             (removed when the run completes)
     RUN/logs/                TensorBoard
     RUN/eval/                evaluate.py's output
     RUN/serving/<version>/   export.py's output
@@ -20,21 +22,19 @@ command-line programs read them before loading it).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hide_and_seek_tf._io import is_leftover, locked_dir, remove_stale_temps, write_json_atomic
-from hide_and_seek_tf.training.config import TrainConfig
+from hide_and_seek_tf._io import is_leftover, locked_dir, remove_stale_temps
+from hide_and_seek_tf.training.config import TrainConfig, config_differences
 
 if TYPE_CHECKING:
     import keras
-    import tensorflow as tf
 
 CONFIG_FILE = "config.json"
 MEAN_FILE = "dataset_mean.json"
@@ -45,81 +45,7 @@ BACKUP_DIR = "backup"
 LOGS_DIR = "logs"
 EVAL_DIR = "eval"
 SERVING_DIR = "serving"
-
-CACHE_ENV = "HIDE_AND_SEEK_CACHE"
-_FINGERPRINT_VERSION = 1
-
-
-def cache_dir() -> Path:
-    """Root of the on-disk cache: $HIDE_AND_SEEK_CACHE, else $XDG_CACHE_HOME/hide_and_seek_tf, else
-    ~/.cache/hide_and_seek_tf."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "hide_and_seek_tf"
-
-
-def data_fingerprint(config: TrainConfig, split: str = "train") -> str:
-    """A hash of everything the images of `split` depend on: data spec, options and image size.
-
-    A dataset path (and an image root) enters resolved, with its size and modification time, so a
-    changed file gets a new fingerprint. The seed enters only for synthetic data (the only source it changes).
-    """
-    spec = config.data_spec
-    kind, source = spec.kind, spec.fingerprint()
-    key = {
-        "version": _FINGERPRINT_VERSION,
-        "source": source,
-        "split": split,
-        "classes": list(config.classes) if isinstance(config.classes, tuple) else config.classes,
-        "max_per_class": config.max_per_class,
-        "num_images": config.num_images,
-        "image_size": list(config.image_size) if config.image_size else None,
-        "seed": config.seed if kind == "synthetic" else None,
-    }
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-
-
-def dataset_statistics(
-    config: TrainConfig, train_images: Callable[[], tf.data.Dataset]
-) -> dict[str, Any]:
-    """Per-channel mean and std of the training images, from the cache or computed and cached.
-
-    Args:
-        config: the resolved config (its data options and `image_size` make the fingerprint).
-        train_images: returns the (unbatched or batched) training dataset at `config.image_size`;
-            called only on a cache miss.
-
-    Returns:
-        {"mean": [C floats], "std": [C floats], "num_pixels": int, "fingerprint": str, "data": spec,
-        "split": "train", "image_size": [H, W]}: the content of `dataset_mean.json`.
-    """
-    fingerprint = data_fingerprint(config, config.train_split)
-    cached = cache_dir() / "means" / f"{fingerprint}.json"
-    if cached.exists():
-        try:
-            stats = json.loads(cached.read_text())
-            if stats.get("fingerprint") == fingerprint:
-                return stats
-        except (OSError, ValueError):
-            pass  # unreadable cache entry: recompute and overwrite it
-    from hide_and_seek_tf.dataset_mean import compute_dataset_moments
-
-    mean, std, count = compute_dataset_moments(train_images())
-    stats = {
-        "mean": [float(v) for v in mean],
-        "std": [float(v) for v in std],
-        "num_pixels": int(count),
-        "fingerprint": fingerprint,
-        "data": config.data,
-        "split": config.train_split,
-        "image_size": list(config.image_size) if config.image_size else None,
-    }
-    try:
-        write_json_atomic(cached, stats)
-    except OSError:
-        pass  # a read-only cache must not stop training
-    return stats
+STATE_FILE = "state.json"  # in BACKUP_DIR
 
 
 def is_empty_dir(path: str | os.PathLike) -> bool:
@@ -156,6 +82,70 @@ def read_json(path: str | os.PathLike, what: str) -> Any:
     return json.loads(path.read_text())
 
 
+def _check_run_dir(config: TrainConfig) -> None:
+    """Refuses to overwrite a run, or to resume one with different settings."""
+    run_dir = Path(config.run_dir)
+    if not config.resume:
+        if not is_empty_dir(run_dir):
+            raise FileExistsError(
+                f"Run directory {run_dir} is not empty. Resume it with --resume (`resume=True`) or "
+                "choose a new --run-dir; nothing was changed."
+            )
+        return
+    saved = read_json(run_dir / CONFIG_FILE, "run config to resume")
+    diffs = config_differences(saved, config)
+    if diffs:
+        listed = "; ".join(
+            f"{key}: saved {old!r}, now {new!r}" for key, (old, new) in diffs.items()
+        )
+        raise ValueError(
+            f"Cannot resume {run_dir}: these settings differ from its config.json: {listed}. "
+            "Resume with the same settings, or start a new run."
+        )
+
+
+def read_state(run_dir: str | Path) -> dict[str, Any] | None:
+    """The saved training state of a run (`backup/state.json`), or None when there is none."""
+    path = Path(run_dir) / BACKUP_DIR / STATE_FILE
+    if not path.is_file():
+        return None
+    state = json.loads(path.read_text())
+    if not (Path(run_dir) / BACKUP_DIR / state["weights"]).is_file():
+        raise FileNotFoundError(
+            f"The training state {path} names {state['weights']!r}, which is missing from "
+            f"{path.parent}: the backup is damaged."
+        )
+    return state
+
+
+def restore_state(model: keras.Model, run_dir: str | Path) -> dict[str, Any] | None:
+    """Loads the saved model and optimizer variables into `model`; returns the state, or None.
+
+    `model` must be built and compiled (its optimizer's variables are created before loading).
+    """
+    state = read_state(run_dir)
+    if state is None:
+        return None
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(Path(run_dir) / BACKUP_DIR / state["weights"])
+    return state
+
+
+def epochs_done(state: dict[str, Any] | None, steps_per_epoch: int) -> tuple[int, int]:
+    """(epoch, step within it) at which a run with saved `state` continues."""
+    if not state:
+        return 0, 0
+    if state["steps_per_epoch"] != steps_per_epoch:
+        raise ValueError(
+            f"The saved state was taken with steps_per_epoch={state['steps_per_epoch']}; this run has "
+            f"steps_per_epoch={steps_per_epoch}. Resume with the same data, batch size and "
+            "`steps_per_epoch`."
+        )
+    epoch, step = divmod(int(state["global_step"]), steps_per_epoch)
+    return epoch, step
+
+
 def load_run(run_dir: str | os.PathLike) -> tuple[keras.Model, dict[str, Any], np.ndarray]:
     """Loads a finished run: its model, its config and the dataset mean it was trained with.
 
@@ -183,7 +173,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[keras.Model, dict[str, Any], n
             else ""
         )
         raise FileNotFoundError(f"No trained model at {model_path}{hint}.")
-    import keras
+    import keras  # deferred: the command-line programs import this module before TensorFlow
 
     model = keras.models.load_model(model_path, safe_mode=True)
     return model, config, np.asarray(stats["mean"], dtype=np.float64)

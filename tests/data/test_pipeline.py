@@ -12,7 +12,7 @@ from hide_and_seek_tf.data import (
     load_dataset,
     make_pipeline,
 )
-from hide_and_seek_tf.data.elements import affine_boxes
+from hide_and_seek_tf.data.elements import affine_boxes, round_half_up
 
 WHITE = 255
 
@@ -217,6 +217,16 @@ def test_box_geometry_edge_cases():
     # Shifting left by 20 pixels (a crop): the first two leave the image and become padding.
     shifted = affine_boxes(boxes, 1.0, -20.0, 1.0, 0.0, 40, 64)
     np.testing.assert_array_equal(shifted, [[-1] * 4, [-1] * 4, [-1] * 4, [0, 20, 10, 40]])
+
+
+def test_box_edges_round_half_up_alike_for_parsed_numbers_and_tensors():
+    # Annotation files give Python floats, the pipeline tensors: one rule, halves up (not to even).
+    values = [-1.5, -0.5, 0.5, 1.5, 2.5, 2.4999, 2.5001]
+    expected = [-1.0, 0.0, 1.0, 2.0, 3.0, 2.0, 3.0]
+    assert [round_half_up(v) for v in values] == expected
+    assert all(type(round_half_up(v)) is float for v in values)
+    np.testing.assert_array_equal(round_half_up(tf.constant(values)), expected)
+    np.testing.assert_array_equal(tf.function(round_half_up)(tf.constant(values)), expected)
 
 
 def _constant_images(n: int, value: int = 200) -> tf.data.Dataset:

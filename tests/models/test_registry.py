@@ -22,7 +22,7 @@ from hide_and_seek_tf.models import (
 from hide_and_seek_tf.models._common import classification_head
 from hide_and_seek_tf.models.contract import CAM_FEATURES, PREDICTIONS
 from hide_and_seek_tf.training import TrainConfig
-from hide_and_seek_tf.training.loop import make_optimizer
+from hide_and_seek_tf.training.optimizers import make_optimizer
 
 TINY = "tiny_test_gap"
 # Not any built-in model's threshold, so that a reader ignoring the spec is caught.

@@ -6,8 +6,7 @@ import pytest
 
 from hide_and_seek_tf.models import model_spec
 from hide_and_seek_tf.training import TrainConfig
-from hide_and_seek_tf.training.loop import make_lr_schedule, make_optimizer
-from hide_and_seek_tf.training.optimizers import LayerwiseSGD
+from hide_and_seek_tf.training.optimizers import LayerwiseSGD, make_lr_schedule, make_optimizer
 
 X = np.random.default_rng(1).normal(size=(8, 3)).astype("float32")
 Y = np.random.default_rng(2).normal(size=(8, 2)).astype("float32")

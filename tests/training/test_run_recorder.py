@@ -1,4 +1,4 @@
-"""The resumable state, history and checkpoints a run directory gets, and the cached dataset mean."""
+"""The resumable state, history and checkpoints a run directory gets."""
 
 import csv
 import json
@@ -8,14 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from hide_and_seek_tf.training import TrainConfig, data_fingerprint, dataset_statistics, load_run
-from hide_and_seek_tf.training.callbacks import (
-    EpochSummaries,
-    RunRecorder,
-    epochs_done,
-    read_state,
-    restore_state,
-)
+from hide_and_seek_tf.training import load_run
+from hide_and_seek_tf.training.callbacks import EpochSummaries, RunRecorder
+from hide_and_seek_tf.training.run_dir import epochs_done, read_state, restore_state
 
 
 def _model(seed=0):
@@ -172,39 +167,6 @@ def test_epoch_summaries_are_tensorboard_scalars_per_split(tmp_path):
         [v for _, v in val["epoch_accuracy"]], history.history["val_accuracy"], rtol=1e-6
     )
     assert [v for _, v in train["epoch_learning_rate"]] == pytest.approx([0.1, 0.1])
-
-
-# === dataset statistics ===
-def test_fingerprint_depends_on_what_the_images_depend_on():
-    base = TrainConfig(image_size=32, num_images=100)
-    assert data_fingerprint(base) == data_fingerprint(TrainConfig(image_size=32, num_images=100))
-    assert data_fingerprint(base) != data_fingerprint(base.replace(seed=1))
-    assert data_fingerprint(base) != data_fingerprint(base.replace(image_size=(48, 48)))
-    assert data_fingerprint(base) != data_fingerprint(base, split="val")
-    assert data_fingerprint(base) != data_fingerprint(base.replace(classes=3))
-    # Training settings do not change the images.
-    assert data_fingerprint(base) == data_fingerprint(base.replace(epochs=3, hide_prob=0.2))
-    tfds = TrainConfig(data="tfds:foo", image_size=32)
-    assert data_fingerprint(tfds) == data_fingerprint(tfds.replace(seed=7))
-
-
-def test_statistics_are_exact_and_cached(tmp_path, monkeypatch):
-    monkeypatch.setenv("HIDE_AND_SEEK_CACHE", str(tmp_path))
-    images = np.random.default_rng(0).integers(0, 256, size=(10, 6, 5, 3), dtype=np.uint8)
-    config = TrainConfig(image_size=(6, 5), num_images=10)
-    stats = dataset_statistics(
-        config, lambda: tf.data.Dataset.from_tensor_slices({"image": images})
-    )
-    pixels = images.reshape(-1, 3).astype(np.float64)
-    np.testing.assert_allclose(stats["mean"], pixels.mean(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(stats["std"], pixels.std(axis=0), rtol=1e-9)
-    assert stats["num_pixels"] == 10 * 6 * 5
-    assert (tmp_path / "means" / f"{stats['fingerprint']}.json").is_file()
-
-    def must_not_run():
-        raise AssertionError("the cached statistics were recomputed")
-
-    assert dataset_statistics(config, must_not_run) == stats
 
 
 def test_load_run_names_what_is_missing(tmp_path):
