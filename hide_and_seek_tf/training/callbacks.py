@@ -237,3 +237,9 @@ def epochs_done(state: dict[str, Any] | None, steps_per_epoch: int) -> tuple[int
         )
     epoch, step = divmod(int(state["global_step"]), steps_per_epoch)
     return epoch, step
+
+
+def resumed_seed(seed: int, global_step: int) -> int:
+    """The input pipeline's seed after `global_step` steps: a resumed run's iterator restarts, and
+    this gives it a new data order and new hiding masks instead of those of the first epochs."""
+    return (int(seed) + 7919 * int(global_step)) % 2**31

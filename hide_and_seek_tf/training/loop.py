@@ -35,6 +35,7 @@ from hide_and_seek_tf.training.callbacks import (
     history_csv,
     read_state,
     restore_state,
+    resumed_seed,
 )
 from hide_and_seek_tf.training.config import (
     AUTO_PRECISION,
@@ -506,7 +507,7 @@ def _train_into(
 
     # A resumed run's iterator restarts: a seed derived from the global step gives it a new data
     # order and new hiding masks instead of repeating those of the first epochs.
-    seed = (config.seed + 7919 * global_step) % 2**31
+    seed = resumed_seed(config.seed, global_step)
     train_batches, val_batches, val_steps = _input_pipelines(
         config, train_ds, mean, seed, multi_worker, num_train, validation
     )
@@ -566,25 +567,9 @@ def _train_into(
                 model, strategy, train_batches, config, start_epoch, start_step, **fit_args
             )
         else:
-            if start_step:  # finish the interrupted epoch first, then stop
-                model.fit(
-                    train_batches,
-                    initial_epoch=start_epoch,
-                    epochs=config.epochs,
-                    steps_per_epoch=steps - start_step,
-                    shuffle=False,
-                    **{**fit_args, "callbacks": [*callbacks, _StopAtEpochEnd()]},
-                )
-                start_epoch += 1
-            if start_epoch < config.epochs:
-                model.fit(
-                    train_batches,
-                    initial_epoch=start_epoch,
-                    epochs=config.epochs,
-                    steps_per_epoch=steps,
-                    shuffle=False,  # the pipeline shuffles
-                    **fit_args,
-                )
+            fit_resuming(
+                model, train_batches, start_epoch, start_step, config.epochs, steps, **fit_args
+            )
         # The final model first, then the state it supersedes.
         save_model_atomic(trained, write_dir / MODEL_FILE)
         recorder.remove_state()
@@ -622,6 +607,42 @@ class _StopAtEpochEnd(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.model.stop_training = True
+
+
+def fit_resuming(
+    model: keras.Model,
+    batches: tf.data.Dataset,
+    start_epoch: int,
+    start_step: int,
+    epochs: int,
+    steps_per_epoch: int,
+    *,
+    callbacks: list[keras.callbacks.Callback],
+    **fit_args: Any,
+) -> None:
+    """`model.fit` on endless `batches` from `start_epoch`, step `start_step` (a resumed run's
+    position, `epochs_done`) to `epochs`: the rest of an interrupted epoch first, then whole ones."""
+    if start_step:  # finish the interrupted epoch first, then stop
+        model.fit(
+            batches,
+            initial_epoch=start_epoch,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch - start_step,
+            shuffle=False,
+            callbacks=[*callbacks, _StopAtEpochEnd()],
+            **fit_args,
+        )
+        start_epoch += 1
+    if start_epoch < epochs:
+        model.fit(
+            batches,
+            initial_epoch=start_epoch,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            shuffle=False,  # the pipeline shuffles
+            callbacks=callbacks,
+            **fit_args,
+        )
 
 
 def _fit_custom_loop(
@@ -719,6 +740,7 @@ def _fit_custom_loop(
 
 __all__ = [
     "configure_cpu_devices",
+    "fit_resuming",
     "is_chief",
     "make_lr_schedule",
     "make_optimizer",
