@@ -91,15 +91,13 @@ def check_data_spec(data: Any, data_dir: str | None, *, images: bool) -> DataSpe
     """
     spec = parse_data_spec(data, data_dir)
     if spec.source.images != images:
-        what, task = (
-            ("images, for the image task (`TrainConfig`)", "")
+        what = (
+            "images, for the image task (`TrainConfig`)"
             if spec.source.images
-            else (
-                "feature sequences, for the temporal task",
-                " (`--task temporal`, `hide_and_seek_tf.temporal`)",
-            )
+            else "feature sequences, for the temporal task (`--task temporal`, "
+            "`hide_and_seek_tf.temporal`)"
         )
-        raise ValueError(f"`data` {data!r} is {what}{task}. Received: data={data!r}")
+        raise ValueError(f"`data` {data!r} is {what}. Received: data={data!r}")
     return spec
 
 

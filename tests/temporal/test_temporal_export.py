@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from hide_and_seek_tf.cli import export as export_cli
 from hide_and_seek_tf.data.sequences import load_sequences
+from hide_and_seek_tf.export import export_run
 from hide_and_seek_tf.temporal import (
     TemporalConfig,
     cams_to_intervals,
@@ -88,3 +89,6 @@ def test_export_takes_the_threshold_and_refuses_image_only_options(run_dir, tmp_
     with pytest.raises(ValueError, match="threshold"):
         export_temporal_run(run_dir, tmp_path / "bad", threshold=1.5)
     assert not (tmp_path / "bad").exists()
+    # The image exporter points to this one.
+    with pytest.raises(ValueError, match="export_temporal_run"):
+        export_run(run_dir, tmp_path / "image")
