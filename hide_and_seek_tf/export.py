@@ -40,7 +40,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ from hide_and_seek_tf.cam import class_activation_maps
 from hide_and_seek_tf.classifier import CamHead, check_preprocessing, find_cam_head, preprocess
 from hide_and_seek_tf.data.elements import affine_boxes, resize_image
 from hide_and_seek_tf.models.registry import paper_threshold
+from hide_and_seek_tf.temporal.config import is_temporal_run
 
 # Leading bytes of the formats tf.io.decode_image reads, in `_FORMATS` order (GIF twice).
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
@@ -515,12 +516,15 @@ def _field(number: int, payload: bytes) -> bytes:
     return varint(number << 3 | 2) + varint(len(payload)) + payload
 
 
-def warmup_record(images: Any, signature_name: str = "serving_default") -> bytes:
+def warmup_record(
+    images: Any, signature_name: str = "serving_default", input_name: str = "images"
+) -> bytes:
     """A serialized `tensorflow.serving.PredictionLog` holding one Predict request.
 
     Args:
-        images: the `images` input: a list of encoded strings, or an array of pixels.
+        images: the input: a list of encoded strings, or an array (pixels, features).
         signature_name: the signature the request calls.
+        input_name: the signature's input it fills.
 
     Encoded by hand (field numbers of tensorflow_serving/apis/{prediction_log,predict,model}.proto)
     so that exporting needs no `tensorflow-serving-api`; the tests parse it back with it.
@@ -530,7 +534,9 @@ def warmup_record(images: Any, signature_name: str = "serving_default") -> bytes
     else:
         tensor = tf.make_tensor_proto(images)
     model_spec = _field(3, signature_name.encode())  # ModelSpec.signature_name
-    inputs_entry = _field(1, b"images") + _field(2, tensor.SerializeToString())  # map entry
+    inputs_entry = _field(1, input_name.encode()) + _field(
+        2, tensor.SerializeToString()
+    )  # map entry
     request = _field(1, model_spec) + _field(2, inputs_entry)  # PredictRequest
     return _field(6, _field(1, request))  # PredictionLog.predict_log -> PredictLog.request
 
@@ -610,6 +616,22 @@ def export_serving(
         classifier_layer=classifier_layer,
         max_image_pixels=max_image_pixels,
     )
+    return write_version(out, version, lambda staging: _write_archive(server, staging, warmup))
+
+
+def write_version(
+    out: str | os.PathLike, version: int | None, write: Callable[[Path], None]
+) -> Path:
+    """Writes `out/<version>/` through `write(staging)`, never overwriting an existing version.
+
+    `write` fills a staging folder inside `out`, which is then renamed into place, so TF Serving
+    (which watches `out`) never sees a half-written version. One export at a time per base path
+    (a lock); a killed export's staging folders are removed.
+
+    Raises:
+        FileExistsError: `out/<version>` exists already.
+        ValueError: `version` is not a non-negative int (or None: the largest existing + 1).
+    """
     if version is not None and (
         isinstance(version, bool) or not isinstance(version, int) or version < 0
     ):
@@ -625,12 +647,19 @@ def export_serving(
             raise FileExistsError(
                 f"Version directory {target} exists already; choose another --version."
             )
-        _write_version(server, target, warmup)
+        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
+        try:
+            make_dir_mode_normal(staging)  # readable by a server running as another user
+            write(staging)
+            os.rename(staging, target)  # fails rather than merge if the version appeared meanwhile
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
     return target
 
 
-def _write_version(server: CamServer, target: Path, warmup: bool) -> None:
-    """Writes the SavedModel into a staging folder beside `target`, then renames it into place."""
+def _write_archive(server: CamServer, staging: Path, warmup: bool) -> None:
+    """Writes the SavedModel (and the warm-up requests) into `staging`."""
     model = server.model
     height, width = server.size
     archive = keras.export.ExportArchive()
@@ -650,16 +679,9 @@ def _write_version(server: CamServer, target: Path, warmup: bool) -> None:
         server.predict_pixels,
         input_signature=[tf.TensorSpec([None, height, width, 3], tf.uint8, name="images")],
     )
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
-    try:
-        make_dir_mode_normal(staging)  # readable by a server running as another user
-        archive.write_out(str(staging), verbose=False)
-        if warmup:
-            write_warmup_requests(staging, server.batch_sizes, server.size)
-        os.rename(staging, target)  # fails rather than merge if the version appeared meanwhile
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+    archive.write_out(str(staging), verbose=False)
+    if warmup:
+        write_warmup_requests(staging, server.batch_sizes, server.size)
 
 
 def export_run(
@@ -678,7 +700,6 @@ def export_run(
     `top_k`, `cam_size` None: derived from the model (see `CamServer`).
     `kwargs`: the keyword arguments of `export_serving` (max_batch_size, warmup, ...).
     """
-    from hide_and_seek_tf.temporal.run import is_temporal_run
     from hide_and_seek_tf.training.run_dir import SERVING_DIR, load_run, locked_run
 
     if not Path(run_dir).is_dir():
@@ -686,8 +707,8 @@ def export_run(
     if is_temporal_run(run_dir):
         raise ValueError(
             f"{run_dir} is a temporal run (train.py --task temporal): its model scores feature "
-            "sequences, not images, and has no image serving signature to export. Received: "
-            f"run_dir={str(run_dir)!r}"
+            "sequences, not images; export it with `hide_and_seek_tf.temporal.export_temporal_run` "
+            f"(what hide-and-seek-export does). Received: run_dir={str(run_dir)!r}"
         )
     with locked_run(run_dir, "export"):
         model, config, _ = load_run(run_dir)

@@ -19,8 +19,8 @@ refused if the model trained on SPLIT) and reports MaxBoxAcc, MaxBoxAccV2, GT-kn
 at them on --split; without it the reported split chooses for itself, an upper bound (Choe et al.,
 CVPR 2020). `--model` takes any Keras classifier whose global pooling feeds a Dense (the CAM layers
 are found in the graph unless named by --cam-layer / --classifier-layer).
-A temporal run (train.py --task temporal) gets mAP at tIoU 0.1-0.5 instead, see
-`hide_and_seek_tf.temporal.run.evaluate_temporal_run`. The work is done by
+A temporal run (train.py --task temporal) gets mAP at tIoU 0.1-0.5 instead (`cli/temporal.py`,
+`hide_and_seek_tf.temporal.run.evaluate_temporal_run`). The work is done by
 `hide_and_seek_tf.evaluation.evaluate_run`.
 """
 
@@ -35,6 +35,8 @@ from pathlib import Path
 
 from hide_and_seek_tf._io import DirectoryInUseError
 from hide_and_seek_tf.cli import import_tensorflow
+from hide_and_seek_tf.cli import temporal as temporal_cli
+from hide_and_seek_tf.temporal.config import is_temporal_run
 from hide_and_seek_tf.training.run_dir import EVAL_DIR, locked_run
 
 
@@ -197,13 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.run_dir and is_temporal_run(args.run_dir):  # train.py --task temporal: mAP at tIoU
+        return temporal_cli.evaluate(args)
     import_tensorflow()
-    from hide_and_seek_tf.temporal.run import is_temporal_run, main_evaluate
-
-    if args.run_dir and is_temporal_run(
-        args.run_dir
-    ):  # train.py --task temporal: mAP at tIoU 0.1-0.5
-        return main_evaluate(args)
     from hide_and_seek_tf.evaluation import evaluate_run, format_report
 
     run_dir, out_dir, load_run = args.run_dir, args.out_dir, None

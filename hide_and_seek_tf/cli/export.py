@@ -9,7 +9,9 @@
 are found in the graph unless named. Its preprocessing layers stay in the graph; `--preprocessing`
 adds a keras.applications input convention ("tf", "torch", "caffe") for models without them.
 Writes OUT/<version>/ (TF Serving layout, with assets.extra/tf_serving_warmup_requests) atomically
-and never overwrites an existing version. See hide_and_seek_tf/export.py for the signatures.
+and never overwrites an existing version. See hide_and_seek_tf/export.py for the signatures; a
+temporal run (train.py --task temporal) exports class scores, the 1-D CAM of the top class and its
+intervals instead (hide_and_seek_tf/temporal/export.py; --threshold default 0.5).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 from pathlib import Path
 
 from hide_and_seek_tf.cli import import_tensorflow
+from hide_and_seek_tf.temporal.config import is_temporal_run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-batch-size",
         type=int,
-        default=64,
-        help="batches are padded to a power of two up to this; larger ones run in chunks",
+        help="batches are padded to a power of two up to this (default 64); larger ones run in "
+        "chunks",
     )
     parser.add_argument(
         "--max-image-pixels",
@@ -95,13 +98,33 @@ def main(argv: list[str] | None = None) -> int:
             "--preprocessing goes with --model: a run's model normalizes inside itself, so it "
             f"would be normalized twice. Received: --preprocessing {args.preprocessing}"
         )
+    temporal = bool(args.run_dir) and is_temporal_run(args.run_dir)
+    if temporal:
+        image_only = [
+            flag
+            for flag, value in (
+                ("--cam-size", args.cam_size),
+                ("--max-batch-size", args.max_batch_size),
+                ("--max-image-pixels", args.max_image_pixels),
+                ("--cam-layer", args.cam_layer),
+                ("--classifier-layer", args.classifier_layer),
+                ("--no-xla", args.no_xla),
+            )
+            if value is not None and value is not False
+        ]
+        if image_only:
+            parser.error(
+                f"{', '.join(image_only)} do not apply to a temporal run (it serves feature "
+                f"sequences). Received: --run-dir {args.run_dir}"
+            )
     import_tensorflow()
+    # TensorFlow-loading work modules: imported once the arguments are parsed and TF is loaded.
     from hide_and_seek_tf._io import DirectoryInUseError
     from hide_and_seek_tf.export import export_model, export_run
+    from hide_and_seek_tf.temporal.export import export_temporal_run
     from hide_and_seek_tf.training.run_dir import SERVING_DIR
 
     options = dict(
-        max_batch_size=args.max_batch_size,
         warmup=not args.no_warmup,
         preprocessing=None if args.preprocessing == "none" else args.preprocessing,
         cam_layer=args.cam_layer,
@@ -109,9 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.max_image_pixels is not None:
         options["max_image_pixels"] = args.max_image_pixels
+    if args.max_batch_size is not None:
+        options["max_batch_size"] = args.max_batch_size
     common = (args.version, args.threshold, args.top_k, args.cam_size, not args.no_xla)
     try:
-        if args.model:
+        if temporal:
+            path = export_temporal_run(
+                args.run_dir, args.out, args.version, args.threshold, args.top_k,
+                warmup=not args.no_warmup,
+            )  # fmt: skip
+        elif args.model:
             out = args.out or Path(args.model).parent / SERVING_DIR
             path = export_model(args.model, args.class_names, out, *common, **options)
         else:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from hide_and_seek_tf.cli import BACKENDS, import_tensorflow
+from hide_and_seek_tf.cli import temporal as temporal_cli
 from hide_and_seek_tf.models.contract import POOLINGS
 from hide_and_seek_tf.training.config import (  # no TensorFlow: `--help` starts fast and quietly
     AUGMENTS,
@@ -171,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("image", "temporal"),
         default="image",
         help="temporal: action localization on feature sequences, --data synthetic-sequences "
-        "(default) | video-features:PATH; see `hide_and_seek_tf.temporal.run`",
+        "(default) | video-features:PATH; see `hide_and_seek_tf.temporal.run` (--resume works "
+        "as for images)",
     )
     temporal.add_argument("--segment-length", type=int, help="F_segment (0: Video-full)")
     temporal.add_argument("--num-steps", type=int, help="F_total, steps per video")
@@ -258,11 +260,15 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             given[name] = value
     if given.get("mixed_precision") == "float32":
         given["mixed_precision"] = False
-    base: dict[str, Any] = {}
+    return TrainConfig.from_dict({**saved_settings(args), **given}, ignore_unknown=True)
+
+
+def saved_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """With --resume and an existing RUN/config.json, the settings saved there; else {}."""
     saved = Path(args.run_dir or "", CONFIG_FILE)
     if args.resume and args.run_dir and saved.is_file():
-        base = json.loads(saved.read_text())
-    return TrainConfig.from_dict({**base, **given}, ignore_unknown=True)
+        return json.loads(saved.read_text())
+    return {}
 
 
 def _use_backend(parser: argparse.ArgumentParser, name: str) -> None:
@@ -286,9 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.backend:
         _use_backend(parser, args.backend)
     if args.task == "temporal":
-        from hide_and_seek_tf.temporal.run import main_train
-
-        return main_train(args)
+        return temporal_cli.train(args, saved_settings(args))
     if any(getattr(args, n) is not None for n in ("segment_length", "num_steps", "filters")):
         parser.error("--segment-length, --num-steps and --filters need --task temporal")
     try:

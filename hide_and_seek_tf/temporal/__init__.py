@@ -4,7 +4,9 @@
   pooling (GAP optional), softmax; `temporal_class_activation_maps` its 1-D CAM.
 - `cams_to_intervals`, `interval_iou`, `mean_average_precision`: CAM -> scored intervals -> mAP at tIoU.
 - `TemporalConfig`, `train_temporal`, `evaluate_temporal_run`: the run directory behind
-  `train.py --task temporal` and `evaluate.py`.
+  `train.py --task temporal` and `evaluate.py` (resumable, as image runs).
+- `export_temporal_run`: a TF Serving SavedModel returning class scores, the 1-D CAM and intervals
+  (`hide-and-seek-export --run-dir RUN`).
 
 Hiding itself is `hide_and_seek_tf.hide_segments` (or the `HideSegments` layer); data sources are in
 `hide_and_seek_tf.data.sequences` ("synthetic-sequences", "video-features:PATH").
@@ -27,8 +29,11 @@ _PUBLIC = {
     "build_temporal_classifier": "hide_and_seek_tf.temporal.model",
     "label_accuracy": "hide_and_seek_tf.temporal.model",
     "temporal_class_activation_maps": "hide_and_seek_tf.temporal.model",
+    "TemporalServer": "hide_and_seek_tf.temporal.export",
+    "export_temporal": "hide_and_seek_tf.temporal.export",
+    "export_temporal_run": "hide_and_seek_tf.temporal.export",
     "evaluate_temporal_run": "hide_and_seek_tf.temporal.run",
-    "is_temporal_run": "hide_and_seek_tf.temporal.run",
+    "is_temporal_run": "hide_and_seek_tf.temporal.config",
     "train_temporal": "hide_and_seek_tf.temporal.run",
 }
 

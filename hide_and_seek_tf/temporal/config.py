@@ -4,30 +4,33 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import numbers
-from collections.abc import Mapping
+import os
 from pathlib import Path
 from typing import Any
 
-from hide_and_seek_tf._checks import positive_int
-from hide_and_seek_tf.data.sequences import parse_sequence_spec
-from hide_and_seek_tf.temporal.model import POOLINGS
+from hide_and_seek_tf._checks import (
+    check_bools,
+    check_choice,
+    check_classes,
+    check_fraction,
+    check_number,
+    check_run_dir,
+    check_seed,
+    check_split,
+    is_int,
+    positive_int,
+)
+from hide_and_seek_tf.models.contract import POOLINGS
+from hide_and_seek_tf.training.config import JsonConfig, check_data_spec
+from hide_and_seek_tf.training.run_dir import CONFIG_FILE, read_json
 
 TASK = "temporal"
 #: The paper's 20 segments per video (F_total = 2000, F_segment = 100): the default segment length.
 PAPER_NUM_SEGMENTS = 20
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 @dataclasses.dataclass(frozen=True)
-class TemporalConfig:
+class TemporalConfig(JsonConfig):
     """Every setting of a weakly-supervised temporal localization run (paper, sections 3.2, 4.2.3).
 
     `None` means "resolved when training starts" (`resolve`); config.json holds the resolved config.
@@ -50,6 +53,9 @@ class TemporalConfig:
         weight_decay: decoupled weight decay (0: none).
         seed: seed of weights, data order and hiding (and of synthetic data).
         run_dir: output directory (None: runs/<data>-temporal-<has|full>-<time>).
+        resume: continue the run in `run_dir` from its last saved state.
+        backup_every: save the resumable training state every this many steps (None: every
+            `BACKUP_SECONDS` of training); it is also saved at every epoch end.
         validation: evaluate on `val_split` after every epoch.
     """
 
@@ -70,74 +76,45 @@ class TemporalConfig:
     weight_decay: float = 0.0
     seed: int = 0
     run_dir: str | None = None
+    resume: bool = False
+    backup_every: int | None = None
     validation: bool = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.classes, list | tuple):
-            object.__setattr__(self, "classes", tuple(self.classes))
-        for name in ("lr", "weight_decay", "hide_prob"):
-            if _is_int(getattr(self, name)):
-                object.__setattr__(self, name, float(getattr(self, name)))
+        self._normalise(floats=("lr", "weight_decay", "hide_prob"))
         self.validate()
 
     def validate(self) -> TemporalConfig:
-        """Checks every field; returns the config.
+        """Checks every field (with the checks `TrainConfig` uses); returns the config.
 
         Raises:
             TypeError / ValueError: naming the first bad field and echoing its value.
         """
         if self.task != TASK:
             raise ValueError(f"`task` must be {TASK!r}. Received: task={self.task!r}")
-        parse_sequence_spec(self.data)
-        for name in ("train_split", "val_split"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ValueError(f"`{name}` must be a split name. Received: {name}={value!r}")
-        if self.classes is not None and not (
-            (_is_int(self.classes) and self.classes >= 1)
-            or (self.classes and all(isinstance(c, str) and c for c in self.classes))
-        ):
-            raise ValueError(
-                "`classes` must be None, a positive int K (the first K classes) or a non-empty list "
-                f"of class names. Received: classes={self.classes!r}"
-            )
+        check_data_spec(self.data, None, images=False)
+        check_split(self.train_split, "train_split")
+        check_split(self.val_split, "val_split")
+        check_classes(self.classes, "class names")
         positive_int(self.num_videos, "num_videos", optional=True)
         positive_int(self.num_steps, "num_steps", optional=True)
         if self.segment_length is not None and (
-            not _is_int(self.segment_length) or self.segment_length < 0
+            not is_int(self.segment_length) or self.segment_length < 0
         ):
             raise ValueError(
                 "`segment_length` must be None or an int >= 0 (0 = no hiding). "
                 f"Received: segment_length={self.segment_length!r}"
             )
-        if not _is_real(self.hide_prob) or not 0.0 <= self.hide_prob <= 1.0:
-            raise ValueError(
-                f"`hide_prob` must be in [0, 1]. Received: hide_prob={self.hide_prob!r}"
-            )
+        check_fraction(self.hide_prob, "hide_prob")
         for name in ("filters", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(
-                f"`pooling` must be one of {list(POOLINGS)}. Received: pooling={self.pooling!r}"
-            )
-        if not _is_real(self.lr) or not self.lr > 0:
-            raise ValueError(f"`lr` must be a number > 0. Received: lr={self.lr!r}")
-        if not _is_real(self.weight_decay) or self.weight_decay < 0:
-            raise ValueError(
-                f"`weight_decay` must be a number >= 0. Received: weight_decay={self.weight_decay!r}"
-            )
-        if not _is_int(self.seed) or not 0 <= self.seed < 2**31:
-            raise ValueError(f"`seed` must be an int in [0, 2**31). Received: seed={self.seed!r}")
-        if self.run_dir is not None and (not isinstance(self.run_dir, str) or not self.run_dir):
-            raise ValueError(
-                f"`run_dir` must be None or a path string. Received: run_dir={self.run_dir!r}"
-            )
-        if not isinstance(self.validation, bool):
-            raise TypeError(
-                f"`validation` must be a bool. Received: validation={self.validation!r}"
-            )
+            positive_int(getattr(self, name), name)
+        check_choice(self.pooling, "pooling", POOLINGS)
+        check_number(self.lr, "lr", positive=True)
+        check_number(self.weight_decay, "weight_decay", positive=False)
+        check_seed(self.seed)
+        check_bools(self, ("resume", "validation"))
+        check_run_dir(self.run_dir, self.resume)
+        positive_int(self.backup_every, "backup_every", optional=True)
         return self
 
     @property
@@ -145,38 +122,12 @@ class TemporalConfig:
         """True when training hides segments (Video-HaS), False for Video-full."""
         return self.segment_length != 0 and self.hide_prob > 0
 
-    # === Serialisation ===
-    def to_dict(self) -> dict[str, Any]:
-        """The config as a JSON-ready dict (tuples become lists)."""
-        return {
-            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-            for f in dataclasses.fields(self)
-        }
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any], ignore_unknown: bool = False) -> TemporalConfig:
-        """Builds a config from `to_dict` output (or config.json, with `ignore_unknown=True`).
-
-        Raises:
-            ValueError: an unknown key (unless `ignore_unknown`), or a bad value.
-        """
-        if not isinstance(values, Mapping):
-            raise TypeError(f"`values` must be a mapping. Received: values={values!r}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown and not ignore_unknown:
-            raise ValueError(f"Unknown TemporalConfig keys: {unknown}. Valid keys: {sorted(names)}")
-        return cls(**{k: v for k, v in values.items() if k in names})
-
-    def replace(self, **changes: Any) -> TemporalConfig:
-        """A copy with `changes` applied (validated)."""
-        return dataclasses.replace(self, **changes)
-
     # === Resolution ===
     def default_run_dir(self, now: datetime.datetime | None = None) -> str:
         """runs/<data>-temporal-<has|full>-<YYYYmmdd-HHMMSS>."""
         stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
-        kind, arg = parse_sequence_spec(self.data)
+        spec = check_data_spec(self.data, None, images=False)
+        kind, arg = spec.kind, spec.arg
         name = kind if arg is None else f"{kind}-{Path(arg).name or kind}"
         return f"runs/{name}-temporal-{'has' if self.hides else 'full'}-{stamp}"
 
@@ -199,3 +150,9 @@ class TemporalConfig:
         if self.run_dir is None:
             changes["run_dir"] = self.default_run_dir(now)
         return self.replace(**changes)
+
+
+def is_temporal_run(run_dir: str | os.PathLike) -> bool:
+    """True when `run_dir/config.json` says "task": "temporal" (False when it is missing)."""
+    path = Path(run_dir) / CONFIG_FILE
+    return path.is_file() and read_json(path, "run config").get("task") == TASK

@@ -21,9 +21,8 @@ import tensorflow as tf
 
 from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf.models._common import per_axis_values
-from hide_and_seek_tf.models.contract import CAM_FEATURES, PREDICTIONS
+from hide_and_seek_tf.models.contract import CAM_FEATURES, POOLINGS, PREDICTIONS
 
-POOLINGS = ("max", "avg")
 PAPER_FILTERS = 500
 
 

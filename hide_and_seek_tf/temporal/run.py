@@ -1,20 +1,25 @@
 """Train and evaluate the temporal task: `train_temporal(config)` and `evaluate_temporal_run(run_dir)`.
 
-The run directory has the same files as an image run (docs/architecture.md)::
+The run directory is an image run's (docs/architecture.md), written by the same machinery (run lock,
+`RunRecorder`'s history, checkpoints and resumable state, atomic writes)::
 
     RUN/config.json         the resolved TemporalConfig ("task": "temporal") + classes, feature size
     RUN/dataset_mean.json   {"mean": [D], "std": [D], ...}: the dataset-mean feature, the hiding fill
     RUN/history.csv         one row per epoch
+    RUN/checkpoints/        epoch-NNN.keras, the last few epochs
+    RUN/backup/             resumable training state (removed when the run completes)
+    RUN/logs/               TensorBoard
     RUN/model.keras         the classifier (raw features in, logits out; no hiding inside)
     RUN/eval/               metrics.json (mAP at tIoU 0.1-0.5, accuracy, baseline), detections.csv,
                             cams.png (1-D CAMs with predicted and ground-truth intervals)
+    RUN/serving/<version>/  `hide_and_seek_tf.temporal.export`'s SavedModel
 
-`train.py --task temporal` and `evaluate.py` (on a temporal run) are thin command lines over these.
+`train.py --task temporal` and `evaluate.py` (on a temporal run) are thin command lines over these
+(`hide_and_seek_tf.cli.temporal`).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import logging
@@ -27,10 +32,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import hide_and_seek_tf
 from hide_and_seek_tf import plotting
 from hide_and_seek_tf._io import (
-    DirectoryInUseError,
     replaced_dir,
     save_model_atomic,
     write_json_atomic,
@@ -40,7 +43,6 @@ from hide_and_seek_tf.data.sequences import (
     SequenceInfo,
     batch_sequences,
     load_sequences,
-    parse_sequence_spec,
 )
 from hide_and_seek_tf.dataset_mean import compute_dataset_moments
 from hide_and_seek_tf.hiding import hide_segments
@@ -56,19 +58,26 @@ from hide_and_seek_tf.temporal.model import (
     label_accuracy,
     temporal_class_activation_maps,
 )
-from hide_and_seek_tf.training.records import history_csv
+from hide_and_seek_tf.training.callbacks import EpochSummaries, RunRecorder, resumed_seed
+from hide_and_seek_tf.training.config import PAPER_FINAL_LR_FACTOR
+from hide_and_seek_tf.training.loop import fit_resuming
+from hide_and_seek_tf.training.records import _versions, history_csv
 from hide_and_seek_tf.training.run_dir import (
     CONFIG_FILE,
+    EVAL_DIR,
     HISTORY_FILE,
+    LOGS_DIR,
     MEAN_FILE,
     MODEL_FILE,
-    is_empty_dir,
+    _check_run_dir,
+    epochs_done,
     locked_run,
     read_json,
+    read_state,
+    restore_state,
 )
 
 logger = logging.getLogger("hide_and_seek_tf.temporal")
-EVAL_DIR = "eval"
 
 
 # === Training ===
@@ -89,49 +98,28 @@ def _targets(labels: tf.Tensor) -> tf.Tensor:
     return labels / tf.maximum(tf.reduce_sum(labels, axis=-1, keepdims=True), 1.0)
 
 
-class _HistoryWriter(keras.callbacks.Callback):
-    """Writes history.csv atomically at the end of every epoch."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path, self.rows = path, []
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
-        row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        self.rows.append(row)
-        write_text_atomic(self.path, history_csv(self.rows))
-
-
-def _versions() -> dict[str, str]:
-    return {
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "hide_and_seek_tf": hide_and_seek_tf.__version__,
-        "python": sys.version.split()[0],
-    }
-
-
 def train_pipeline(
     ds: tf.data.Dataset,
     config: TemporalConfig,
     mean: np.ndarray,
     num_videos: int,
     cache: bool,
+    seed: int | None = None,
 ) -> tf.data.Dataset:
     """Endless training batches (features, targets): shuffle -> batch -> `hide_segments` -> prefetch.
 
-    One stateless hiding seed per batch, new every epoch and reproducible from `config.seed`.
+    One stateless hiding seed per batch, new every epoch and reproducible from `seed` (default
+    `config.seed`; a resumed run passes `resumed_seed`).
     """
+    seed = config.seed if seed is None else seed
     if cache:
         ds = ds.cache()
-    ds = ds.shuffle(num_videos, seed=config.seed, reshuffle_each_iteration=True)
+    ds = ds.shuffle(num_videos, seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(lambda e: (e["features"], _targets(e["labels"]))).batch(
         config.batch_size, drop_remainder=True
     )
     if config.hides:
-        seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         fill = mean.astype(np.float32)
         ds = tf.data.Dataset.zip(ds, seeds).map(
             lambda batch, seed: (
@@ -146,9 +134,11 @@ def train_pipeline(
 def train_temporal(config: TemporalConfig, verbose: int | None = None) -> keras.Model:
     """Trains the paper's temporal CAM classifier (Video-full or Video-HaS), writing a run directory.
 
-    Writes config.json and dataset_mean.json before training, history.csv after every epoch and
-    model.keras at the end. Hidden segments are filled with the training set's mean feature; the model
-    normalizes by the same statistics, so a hidden step enters it as zeros.
+    Writes config.json and dataset_mean.json before training; per epoch history.csv, a checkpoint
+    and the resumable state (`RunRecorder`, as image runs); model.keras at the end. With
+    `config.resume` the run continues from its last saved state (weights, optimizer, step counter;
+    the data order after a resume is a new draw). Hidden segments are filled with the training set's
+    mean feature; the model normalizes by the same statistics, so a hidden step enters it as zeros.
 
     Args:
         config: the settings; `None` fields are resolved and saved in config.json.
@@ -159,8 +149,11 @@ def train_temporal(config: TemporalConfig, verbose: int | None = None) -> keras.
 
     Raises:
         TypeError: `config` is not a `TemporalConfig`.
-        FileExistsError: `run_dir` is not empty (nothing is written).
-        ValueError / FileNotFoundError: the data cannot be loaded or does not fit the settings.
+        FileExistsError: a fresh run in a non-empty `run_dir` (nothing is written).
+        FileNotFoundError: `resume` in a directory without config.json.
+        DirectoryInUseError: another process holds the run directory's lock.
+        ValueError: a resume whose settings differ from the saved config.json, or data that cannot
+            be loaded or does not fit the settings.
     """
     if not isinstance(config, TemporalConfig):
         raise TypeError(f"`config` must be a TemporalConfig. Received: config={config!r}")
@@ -170,28 +163,54 @@ def train_temporal(config: TemporalConfig, verbose: int | None = None) -> keras.
     train_ds, info = _load(config, config.train_split, config.num_videos)
     config = config.resolve(num_steps=info.num_steps, num_videos=info.num_examples)
     run_dir = Path(config.run_dir)
-    if not is_empty_dir(run_dir):
-        raise FileExistsError(
-            f"Run directory {run_dir} is not empty; choose a new --run-dir. Nothing was changed."
-        )
+    _check_run_dir(config)  # refused before the lock creates the directory
+    with locked_run(run_dir, "train"):
+        _check_run_dir(config)  # again, now that no other process can write it
+        state = read_state(run_dir) if config.resume else None
+        if config.resume and state is None and (run_dir / MODEL_FILE).is_file():
+            logger.info("Run %s is already complete; loading its model.", run_dir)
+            return keras.models.load_model(run_dir / MODEL_FILE, safe_mode=True)
+        return _train_into(config, run_dir, train_ds, info, state, verbose)
 
+
+def _feature_statistics(config: TemporalConfig, train_ds: tf.data.Dataset) -> dict[str, Any]:
     mean, std, count = compute_dataset_moments(train_ds.map(lambda e: e["features"]))
-    steps = config.num_videos // config.batch_size
-    write_json_atomic(run_dir / CONFIG_FILE, _run_record(config, info, steps))
-    write_json_atomic(
-        run_dir / MEAN_FILE,
-        {
-            "mean": [float(v) for v in mean],
-            "std": [float(v) for v in std],
-            "num_feature_steps": int(count),
-            "data": config.data,
-            "split": config.train_split,
-            "num_steps": config.num_steps,
-        },
-    )
+    return {
+        "mean": [float(v) for v in mean],
+        "std": [float(v) for v in std],
+        "num_feature_steps": int(count),
+        "data": config.data,
+        "split": config.train_split,
+        "num_steps": config.num_steps,
+    }
 
-    synthetic = parse_sequence_spec(config.data)[0] == "synthetic-sequences"
-    batches = train_pipeline(train_ds, config, mean, config.num_videos, cache=synthetic)
+
+def _train_into(
+    config: TemporalConfig,
+    run_dir: Path,
+    train_ds: tf.data.Dataset,
+    info: SequenceInfo,
+    state: dict[str, Any] | None,
+    verbose: int,
+) -> keras.Model:
+    steps = config.num_videos // config.batch_size
+    start_epoch, start_step = epochs_done(state, steps)
+    global_step = start_epoch * steps + start_step
+    history = state["history"] if state else []
+    # A resumed run keeps the statistics its model normalizes with.
+    stats = read_json(run_dir / MEAN_FILE, "dataset mean") if state else None
+    stats = stats or _feature_statistics(config, train_ds)
+    mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
+
+    synthetic = config.data == "synthetic-sequences"  # generated: cached in memory
+    batches = train_pipeline(
+        train_ds,
+        config,
+        mean,
+        config.num_videos,
+        cache=synthetic,
+        seed=resumed_seed(config.seed, global_step),
+    )
     val_batches = None
     if config.validation:
         val_ds, _ = _load(config, config.val_split, None)
@@ -212,13 +231,24 @@ def train_temporal(config: TemporalConfig, verbose: int | None = None) -> keras.
         std=np.maximum(std, 1e-6),
     )
     schedule = keras.optimizers.schedules.CosineDecay(
-        config.lr, decay_steps=config.epochs * steps, alpha=0.01
+        config.lr, decay_steps=config.epochs * steps, alpha=PAPER_FINAL_LR_FACTOR
     )
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, weight_decay=config.weight_decay or None),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=[label_accuracy],
     )
+    model.optimizer.build(model.trainable_variables)
+    if state:
+        restore_state(model, run_dir)
+        logger.info(
+            "Resuming %s at epoch %d, step %d of %d (global step %d).",
+            run_dir, start_epoch + 1, start_step, steps, global_step,
+        )  # fmt: skip
+    write_json_atomic(run_dir / CONFIG_FILE, _run_record(config, info, steps))
+    write_json_atomic(run_dir / MEAN_FILE, stats)
+    if state:  # drop rows of epochs that will be redone
+        write_text_atomic(run_dir / HISTORY_FILE, history_csv(history))
     logger.info(
         "Training the temporal classifier on %s (%d classes, %d videos of %d steps, D=%d), %s, "
         "for %d epochs of %d steps; run directory: %s",
@@ -227,16 +257,21 @@ def train_temporal(config: TemporalConfig, verbose: int | None = None) -> keras.
         if config.hides else "no hiding",
         config.epochs, steps, run_dir,
     )  # fmt: skip
-    model.fit(
+    recorder = RunRecorder(run_dir, steps, config.backup_every, global_step, history)
+    fit_resuming(
+        model,
         batches,
-        epochs=config.epochs,
-        steps_per_epoch=steps,
+        start_epoch,
+        start_step,
+        config.epochs,
+        steps,
+        callbacks=[recorder, EpochSummaries(run_dir / LOGS_DIR)],
         validation_data=val_batches,
-        callbacks=[_HistoryWriter(run_dir / HISTORY_FILE)],
-        shuffle=False,  # the pipeline shuffles
         verbose=verbose,
     )
+    # The final model first, then the state it supersedes.
     save_model_atomic(model, run_dir / MODEL_FILE)
+    recorder.remove_state()
     return model
 
 
@@ -258,12 +293,6 @@ def _run_record(config: TemporalConfig, info: SequenceInfo, steps: int) -> dict[
 
 
 # === Evaluation ===
-def is_temporal_run(run_dir: str | os.PathLike) -> bool:
-    """True when `run_dir/config.json` says "task": "temporal" (False when it is missing)."""
-    path = Path(run_dir) / CONFIG_FILE
-    return path.is_file() and read_json(path, "run config").get("task") == TASK
-
-
 def _whole_video_detections(pairs: np.ndarray, durations: np.ndarray) -> np.ndarray:
     video, label = pairs
     return np.stack(
@@ -466,106 +495,3 @@ def _detections_csv(detections: np.ndarray, class_names: tuple[str, ...]) -> str
             [int(video), class_names[int(label)], f"{start:.3f}", f"{end:.3f}", f"{score:.6g}"]
         )
     return buf.getvalue()
-
-
-# === Command lines (train.py --task temporal, evaluate.py on a temporal run) ===
-#: train.py options of the image task, refused with --task temporal.
-_IMAGE_ONLY_OPTIONS = (
-    "data_dir", "max_per_class", "image_size", "model", "hide_patch_sizes", "augment", "schedule",
-    "steps_per_epoch", "resume", "backup_every", "strategy", "cpu_devices", "mixed_precision",
-    "jit_compile",
-)  # fmt: skip
-
-
-def config_from_args(args: argparse.Namespace) -> TemporalConfig:
-    """The TemporalConfig of `train.py --task temporal ...` (shared options keep their meaning;
-    `--num-images` is the number of training videos).
-
-    Raises:
-        ValueError: an image-only option was given, or a bad value.
-    """
-    given = [f"--{n.replace('_', '-')}" for n in _IMAGE_ONLY_OPTIONS if getattr(args, n, None)]
-    if given:
-        raise ValueError(f"{', '.join(given)} do not apply to --task temporal.")
-    values: dict[str, Any] = {}
-    if args.data is not None:
-        values["data"] = ":".join(args.data)  # "video-features PATH" reads as "video-features:PATH"
-    if args.classes is not None:
-        text = args.classes.strip()
-        values["classes"] = int(text) if text.isdigit() else tuple(c for c in text.split(",") if c)
-    if args.num_images is not None:
-        values["num_videos"] = args.num_images
-    for name in (
-        "train_split", "pooling", "hide_prob", "epochs", "batch_size", "lr", "weight_decay", "seed",
-        "validation", "run_dir", "segment_length", "num_steps", "filters",
-    ):  # fmt: skip
-        if getattr(args, name, None) is not None:
-            values[name] = getattr(args, name)
-    return TemporalConfig(**values)
-
-
-def main_train(args: argparse.Namespace) -> int:
-    """`train.py --task temporal`: trains, prints the run directory; returns the exit status."""
-    try:
-        config = config_from_args(args)
-        config = config if config.run_dir else config.replace(run_dir=config.default_run_dir())
-        if not is_empty_dir(config.run_dir):
-            raise FileExistsError(
-                f"Run directory {config.run_dir} is not empty; choose a new --run-dir. "
-                "Nothing was changed."
-            )
-        with locked_run(config.run_dir, "train"):
-            train_temporal(config, verbose=args.verbose)
-    except (FileExistsError, FileNotFoundError, ValueError, TypeError, DirectoryInUseError) as e:
-        print(f"train.py: error: {e}", file=sys.stderr)
-        return 1
-    print(f"\nRun directory: {config.run_dir}\nModel: {Path(config.run_dir) / MODEL_FILE}")
-    return 0
-
-
-def main_evaluate(args: argparse.Namespace) -> int:
-    """`evaluate.py --run-dir RUN` on a temporal run: mAP at tIoU 0.1-0.5; returns the exit status."""
-    refused = [
-        flag
-        for flag, value in (
-            ("--sweep", args.sweep),
-            ("--ten-crop", args.ten_crop),
-            ("--fixed-threshold", args.fixed_threshold),
-            ("--choose-on", getattr(args, "choose_on", None)),
-            ("--occlusion", getattr(args, "occlusion", None)),
-        )
-        if value
-    ]
-    if refused or (args.thresholds is not None and len(args.thresholds) != 1):
-        print(
-            f"evaluate.py: error: a temporal run takes one CAM threshold (--thresholds T, default "
-            f"0.5) and not {', '.join(refused) or 'several thresholds'}.",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        result = evaluate_temporal_run(
-            args.run_dir,
-            data=args.data,
-            split=args.split,
-            cam_threshold=args.thresholds[0] if args.thresholds else PAPER_CAM_THRESHOLD,
-            batch_size=args.batch_size,
-            num_videos=args.num_images,
-            out_dir=args.out_dir,
-        )
-    except (FileNotFoundError, ValueError) as err:
-        print(f"evaluate.py: error: {err}", file=sys.stderr)
-        return 2
-    m, base = result["metrics"], result["baselines"]["whole_video"]["map"]
-    print(
-        f"\ntemporal run {args.run_dir} on {result['data']['spec']} / {result['data']['split']} "
-        f"({m['num_videos']} videos)\n"
-        f"  tIoU                 : {' / '.join(m['map'])}\n"
-        f"  mAP (%)              : {' / '.join(f'{v:.2f}' for v in m['map'].values())}\n"
-        f"  whole-video baseline : {' / '.join(f'{v:.2f}' for v in base.values())}\n"
-        f"  top-1 accuracy       : {m['accuracy']:.2f}\n"
-        f"  ground truth covered : {m['gt_coverage']:.1f}% ({m['detections_per_video']:.2f} "
-        "intervals per video and class)\n"
-        f"  written to {args.out_dir or os.path.join(args.run_dir, EVAL_DIR)}"
-    )
-    return 0

@@ -182,3 +182,9 @@ class EpochSummaries(keras.callbacks.Callback):
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
+
+
+def resumed_seed(seed: int, global_step: int) -> int:
+    """The input pipeline's seed after `global_step` steps: a resumed run's iterator restarts, and
+    this gives it a new data order and new hiding masks instead of those of the first epochs."""
+    return (int(seed) + 7919 * int(global_step)) % 2**31

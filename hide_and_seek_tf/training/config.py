@@ -5,12 +5,22 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
-import numbers
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hide_and_seek_tf._checks import positive_int
+from hide_and_seek_tf._checks import (
+    check_bools,
+    check_choice,
+    check_classes,
+    check_fraction,
+    check_number,
+    check_run_dir,
+    check_seed,
+    check_split,
+    is_int,
+    positive_int,
+)
 from hide_and_seek_tf.data.sources import DataSpec
 from hide_and_seek_tf.models.contract import POOLINGS
 from hide_and_seek_tf.training.precision import fastest_precision
@@ -63,14 +73,6 @@ BACKUP_SECONDS = 300.0
 RESUME_FREE_KEYS = frozenset({"run_dir", "resume", "strategy", "jit_compile", "backup_every"})
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def parse_data_spec(data: Any, data_dir: str | None = None) -> DataSpec:
     """Parses a data spec (`hide_and_seek_tf.data.sources.DataSpec.parse`): kind, argument, data_dir.
 
@@ -80,8 +82,73 @@ def parse_data_spec(data: Any, data_dir: str | None = None) -> DataSpec:
     return DataSpec.parse(data, data_dir=data_dir, name="data")
 
 
+def check_data_spec(data: Any, data_dir: str | None, *, images: bool) -> DataSpec:
+    """Parses `data` and checks its kind serves the task: images (`TrainConfig`) or feature
+    sequences (`TemporalConfig`).
+
+    Raises:
+        TypeError / ValueError: not a spec, or one of the other task, naming it.
+    """
+    spec = parse_data_spec(data, data_dir)
+    if spec.source.images != images:
+        what = (
+            "images, for the image task (`TrainConfig`)"
+            if spec.source.images
+            else "feature sequences, for the temporal task (`--task temporal`, "
+            "`hide_and_seek_tf.temporal`)"
+        )
+        raise ValueError(f"`data` {data!r} is {what}. Received: data={data!r}")
+    return spec
+
+
+class JsonConfig:
+    """What a frozen dataclass config shares: normalisation of JSON-ish values, `to_dict`,
+    `from_dict` (config.json) and `replace`. `TrainConfig` and `TemporalConfig` derive from it."""
+
+    def _normalise(self, floats: Sequence[str]) -> None:
+        """One spelling of the data kind, lists of classes become tuples and ints in the float
+        fields `floats` become floats, so that equal settings compare equal."""
+        if isinstance(self.data, str) and ":" in self.data:
+            kind, _, arg = self.data.partition(":")
+            object.__setattr__(self, "data", f"{kind.strip().lower().replace('_', '-')}:{arg}")
+        elif isinstance(self.data, str):
+            object.__setattr__(self, "data", self.data.strip().lower().replace("_", "-"))
+        if isinstance(self.classes, list | tuple):
+            object.__setattr__(self, "classes", tuple(self.classes))
+        for name in floats:
+            if is_int(getattr(self, name)):
+                object.__setattr__(self, name, float(getattr(self, name)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a JSON-ready dict (tuples become lists)."""
+        out = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            out[field.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], ignore_unknown: bool = False):
+        """Builds a config from `to_dict` output (or `config.json`, with `ignore_unknown=True`).
+
+        Raises:
+            ValueError: `values` has a key that is not a field (unless `ignore_unknown`), or a bad value.
+        """
+        if not isinstance(values, Mapping):
+            raise TypeError(f"`values` must be a mapping. Received: values={values!r}")
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown and not ignore_unknown:
+            raise ValueError(f"Unknown {cls.__name__} keys: {unknown}. Valid keys: {sorted(names)}")
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def replace(self, **changes: Any):
+        """A copy with `changes` applied (validated)."""
+        return dataclasses.replace(self, **changes)
+
+
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JsonConfig):
     """Every setting of a training run. Defaults are the quick synthetic demo.
 
     A config is validated when it is built (`validate` is public for re-checking) and normalised: lists
@@ -171,25 +238,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         # Normalise JSON-ish input (lists, int sizes) so equal settings compare equal.
-        if isinstance(self.data, str) and ":" in self.data:  # one spelling of the kind
-            kind, _, arg = self.data.partition(":")
-            object.__setattr__(self, "data", f"{kind.strip().lower().replace('_', '-')}:{arg}")
-        elif isinstance(self.data, str):
-            object.__setattr__(self, "data", self.data.strip().lower().replace("_", "-"))
-        if isinstance(self.classes, list | tuple):
-            object.__setattr__(self, "classes", tuple(self.classes))
-        if _is_int(self.image_size):
+        self._normalise(floats=("lr", "weight_decay", "hide_prob"))
+        if is_int(self.image_size):
             object.__setattr__(self, "image_size", (int(self.image_size), int(self.image_size)))
         elif isinstance(self.image_size, list | tuple):
             object.__setattr__(self, "image_size", tuple(self.image_size))
         if isinstance(self.hide_patch_sizes, list | tuple):
             object.__setattr__(self, "hide_patch_sizes", tuple(self.hide_patch_sizes))
-        elif _is_int(self.hide_patch_sizes):
+        elif is_int(self.hide_patch_sizes):
             object.__setattr__(self, "hide_patch_sizes", (int(self.hide_patch_sizes),))
-        for name in ("lr", "weight_decay", "hide_prob"):
-            value = getattr(self, name)
-            if _is_int(value):
-                object.__setattr__(self, name, float(value))
         self.validate()
 
     def validate(self) -> TrainConfig:
@@ -202,32 +259,15 @@ class TrainConfig:
             raise TypeError(
                 f"`data_dir` must be None or a path string. Received: data_dir={self.data_dir!r}"
             )
-        if not parse_data_spec(self.data, self.data_dir).source.images:
-            raise ValueError(
-                f"`data` {self.data!r} is feature sequences, for the temporal task "
-                f"(`--task temporal`, `hide_and_seek_tf.temporal`). Received: data={self.data!r}"
-            )
-        if self.classes is not None:
-            ok = (_is_int(self.classes) and self.classes >= 1) or (
-                isinstance(self.classes, tuple)
-                and len(self.classes) > 0
-                and all(isinstance(c, str) and c for c in self.classes)
-            )
-            if not ok:
-                raise ValueError(
-                    "`classes` must be None, a positive int K (the first K classes) or a non-empty "
-                    f"list of class ids. Received: classes={self.classes!r}"
-                )
+        check_data_spec(self.data, self.data_dir, images=True)
+        check_classes(self.classes)
         positive_int(self.max_per_class, "max_per_class", optional=True)
-        if not isinstance(self.train_split, str) or not self.train_split:
-            raise ValueError(
-                f"`train_split` must be a split name. Received: train_split={self.train_split!r}"
-            )
+        check_split(self.train_split, "train_split")
         positive_int(self.num_images, "num_images", optional=True)
         if self.image_size is not None and not (
             isinstance(self.image_size, tuple)
             and len(self.image_size) == 2
-            and all(_is_int(s) and s >= 1 for s in self.image_size)
+            and all(is_int(s) and s >= 1 for s in self.image_size)
         ):
             raise ValueError(
                 "`image_size` must be None, a positive int S or a pair (H, W) of positive ints. "
@@ -240,21 +280,15 @@ class TrainConfig:
                 "`weights` must be None, 'imagenet' or a weights file path. "
                 f"Received: weights={self.weights!r}"
             )
-        if self.pooling not in POOLINGS:
-            raise ValueError(
-                f"`pooling` must be one of {list(POOLINGS)}. Received: pooling={self.pooling!r}"
-            )
+        check_choice(self.pooling, "pooling", POOLINGS)
         if not isinstance(self.hide_patch_sizes, tuple) or not all(
-            _is_int(s) and s >= 0 for s in self.hide_patch_sizes
+            is_int(s) and s >= 0 for s in self.hide_patch_sizes
         ):
             raise ValueError(
                 "`hide_patch_sizes` must be a sequence of ints >= 0 (cell sides in pixels, 0 = no "
                 f"hiding; empty = the plain baseline). Received: hide_patch_sizes={self.hide_patch_sizes!r}"
             )
-        if not _is_real(self.hide_prob) or not 0.0 <= self.hide_prob <= 1.0:
-            raise ValueError(
-                f"`hide_prob` must be in [0, 1]. Received: hide_prob={self.hide_prob!r}"
-            )
+        check_fraction(self.hide_prob, "hide_prob")
         for name in ("epochs", "batch_size"):
             positive_int(getattr(self, name), name)
         if self.schedule not in RECIPES:
@@ -266,76 +300,20 @@ class TrainConfig:
                 "`schedule`='finetune' fine-tunes a pretrained backbone: give `weights` "
                 "('imagenet' or a weights file). Received: weights=None"
             )
-        if self.lr is not None and (not _is_real(self.lr) or not self.lr > 0):
-            raise ValueError(f"`lr` must be None or a number > 0. Received: lr={self.lr!r}")
-        if self.weight_decay is not None and (
-            not _is_real(self.weight_decay) or self.weight_decay < 0
-        ):
-            raise ValueError(
-                f"`weight_decay` must be None or a number >= 0. Received: weight_decay={self.weight_decay!r}"
-            )
-        if not _is_int(self.seed) or not 0 <= self.seed < 2**31:
-            raise ValueError(f"`seed` must be an int in [0, 2**31). Received: seed={self.seed!r}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(
-                f"`strategy` must be one of {list(STRATEGIES)}. Received: strategy={self.strategy!r}"
-            )
-        if self.mixed_precision not in (*MIXED_PRECISION, AUTO_PRECISION):
-            raise ValueError(
-                f"`mixed_precision` must be one of {[*MIXED_PRECISION, AUTO_PRECISION]}. "
-                f"Received: mixed_precision={self.mixed_precision!r}"
-            )
-        if self.hide_in not in HIDE_IN:
-            raise ValueError(
-                f"`hide_in` must be one of {list(HIDE_IN)}. Received: hide_in={self.hide_in!r}"
-            )
-        if self.augment not in AUGMENTS:
-            raise ValueError(
-                f"`augment` must be one of {list(AUGMENTS)}. Received: augment={self.augment!r}"
-            )
-        for name in ("jit_compile", "resume", "validation", "strict_boxes", "skip_bad_images"):
-            value = getattr(self, name)
-            if not isinstance(value, bool):
-                raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
-        if self.run_dir is not None and (not isinstance(self.run_dir, str) or not self.run_dir):
-            raise ValueError(
-                f"`run_dir` must be None or a path string. Received: run_dir={self.run_dir!r}"
-            )
-        if self.resume and self.run_dir is None:
-            raise ValueError(
-                "`resume=True` needs the `run_dir` of the run to resume. Received: run_dir=None"
-            )
+        check_number(self.lr, "lr", positive=True, optional=True)
+        check_number(self.weight_decay, "weight_decay", positive=False, optional=True)
+        check_seed(self.seed)
+        check_choice(self.strategy, "strategy", STRATEGIES)
+        check_choice(self.mixed_precision, "mixed_precision", [*MIXED_PRECISION, AUTO_PRECISION])
+        check_choice(self.hide_in, "hide_in", HIDE_IN)
+        check_choice(self.augment, "augment", AUGMENTS)
+        check_bools(
+            self, ("jit_compile", "resume", "validation", "strict_boxes", "skip_bad_images")
+        )
+        check_run_dir(self.run_dir, self.resume)
         positive_int(self.steps_per_epoch, "steps_per_epoch", optional=True)
         positive_int(self.backup_every, "backup_every", optional=True)
         return self
-
-    # === Serialisation ===
-    def to_dict(self) -> dict[str, Any]:
-        """The config as a JSON-ready dict (tuples become lists)."""
-        out = {}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            out[field.name] = list(value) if isinstance(value, tuple) else value
-        return out
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any], ignore_unknown: bool = False) -> TrainConfig:
-        """Builds a config from `to_dict` output (or `config.json`, with `ignore_unknown=True`).
-
-        Raises:
-            ValueError: `values` has a key that is not a field (unless `ignore_unknown`), or a bad value.
-        """
-        if not isinstance(values, Mapping):
-            raise TypeError(f"`values` must be a mapping. Received: values={values!r}")
-        names = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown and not ignore_unknown:
-            raise ValueError(f"Unknown TrainConfig keys: {unknown}. Valid keys: {sorted(names)}")
-        return cls(**{k: v for k, v in values.items() if k in names})
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with `changes` applied (validated)."""
-        return dataclasses.replace(self, **changes)
 
     # === Resolution ===
     @functools.cached_property
@@ -412,15 +390,16 @@ class TrainConfig:
         return self.replace(**changes)
 
 
-def config_differences(saved: Mapping[str, Any], new: TrainConfig) -> dict[str, tuple[Any, Any]]:
+def config_differences(saved: Mapping[str, Any], new: JsonConfig) -> dict[str, tuple[Any, Any]]:
     """Settings that differ between a saved `config.json` and `new` and matter for resuming.
 
     Returns:
-        {field: (saved value, new value)} for every field outside `RESUME_FREE_KEYS` that differs.
+        {field: (saved value, new value)} for every field of `new`'s class outside
+        `RESUME_FREE_KEYS` that differs.
     """
-    saved_config = TrainConfig.from_dict(saved, ignore_unknown=True)
+    saved_config = type(new).from_dict(saved, ignore_unknown=True)
     out = {}
-    for field in dataclasses.fields(TrainConfig):
+    for field in dataclasses.fields(new):
         if field.name in RESUME_FREE_KEYS:
             continue
         old, cur = getattr(saved_config, field.name), getattr(new, field.name)

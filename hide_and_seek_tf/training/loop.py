@@ -25,7 +25,7 @@ from hide_and_seek_tf.data import load_dataset, make_pipeline
 from hide_and_seek_tf.dataset_mean import dataset_statistics
 from hide_and_seek_tf.layers.hide_and_seek import HideAndSeek
 from hide_and_seek_tf.models import build_model, check_model_choice
-from hide_and_seek_tf.training.callbacks import EpochSummaries, RunRecorder
+from hide_and_seek_tf.training.callbacks import EpochSummaries, RunRecorder, resumed_seed
 from hide_and_seek_tf.training.config import TrainConfig
 from hide_and_seek_tf.training.optimizers import make_optimizer
 from hide_and_seek_tf.training.records import _run_record, history_csv
@@ -273,7 +273,7 @@ def _train_into(
 
     # A resumed run's iterator restarts: a seed derived from the global step gives it a new data
     # order and new hiding masks instead of repeating those of the first epochs.
-    seed = (config.seed + 7919 * global_step) % 2**31
+    seed = resumed_seed(config.seed, global_step)
     train_batches, val_batches, val_steps = _input_pipelines(
         config, train_ds, mean, seed, multi_worker, num_train, validation
     )
@@ -333,25 +333,9 @@ def _train_into(
                 model, strategy, train_batches, config, start_epoch, start_step, **fit_args
             )
         else:
-            if start_step:  # finish the interrupted epoch first, then stop
-                model.fit(
-                    train_batches,
-                    initial_epoch=start_epoch,
-                    epochs=config.epochs,
-                    steps_per_epoch=steps - start_step,
-                    shuffle=False,
-                    **{**fit_args, "callbacks": [*callbacks, _StopAtEpochEnd()]},
-                )
-                start_epoch += 1
-            if start_epoch < config.epochs:
-                model.fit(
-                    train_batches,
-                    initial_epoch=start_epoch,
-                    epochs=config.epochs,
-                    steps_per_epoch=steps,
-                    shuffle=False,  # the pipeline shuffles
-                    **fit_args,
-                )
+            fit_resuming(
+                model, train_batches, start_epoch, start_step, config.epochs, steps, **fit_args
+            )
         # The final model first, then the state it supersedes.
         save_model_atomic(trained, write_dir / MODEL_FILE)
         recorder.remove_state()
@@ -381,6 +365,42 @@ class _StopAtEpochEnd(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.model.stop_training = True
+
+
+def fit_resuming(
+    model: keras.Model,
+    batches: tf.data.Dataset,
+    start_epoch: int,
+    start_step: int,
+    epochs: int,
+    steps_per_epoch: int,
+    *,
+    callbacks: list[keras.callbacks.Callback],
+    **fit_args: Any,
+) -> None:
+    """`model.fit` on endless `batches` from `start_epoch`, step `start_step` (a resumed run's
+    position, `epochs_done`) to `epochs`: the rest of an interrupted epoch first, then whole ones."""
+    if start_step:  # finish the interrupted epoch first, then stop
+        model.fit(
+            batches,
+            initial_epoch=start_epoch,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch - start_step,
+            shuffle=False,
+            callbacks=[*callbacks, _StopAtEpochEnd()],
+            **fit_args,
+        )
+        start_epoch += 1
+    if start_epoch < epochs:
+        model.fit(
+            batches,
+            initial_epoch=start_epoch,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            shuffle=False,  # the pipeline shuffles
+            callbacks=callbacks,
+            **fit_args,
+        )
 
 
 def _fit_custom_loop(
@@ -476,4 +496,4 @@ def _fit_custom_loop(
     callback_list.on_train_end()
 
 
-__all__ = ["train"]
+__all__ = ["fit_resuming", "train"]
