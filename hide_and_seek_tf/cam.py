@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from hide_and_seek_tf.classifier import find_cam_head
+from hide_and_seek_tf.cam_head import find_cam_head
 
 #: Ten-crop: the image is upscaled by this factor (256 / 224, the usual ratio) and cropped back.
 TEN_CROP_SCALE = 256 / 224
@@ -90,7 +90,7 @@ def class_activation_maps(
     """Logits and class activation maps for a batch, in one forward pass.
 
     CAM(c) = sum_i W(c, i) F_i, with F the maps the model's global pooling reads and W the
-    kernel of the Dense after it (`hide_and_seek_tf.classifier.find_cam_head`: layers named
+    kernel of the Dense after it (`hide_and_seek_tf.cam_head.find_cam_head`: layers named
     `cam_features` and `predictions` when present, else found in the graph, or named by
     `cam_layer` / `classifier_layer`). The bias only shifts the map, and the
     normalization removes it. Each map is upsampled bilinearly to the image size

@@ -29,7 +29,7 @@ single-image request per pixel signature (the signatures share the compiled prog
 Serving runs every bucket at load, before it takes traffic.
 
 Any Keras classifier with a global pooling and a Dense after it can be exported (see
-`hide_and_seek_tf.classifier.find_cam_head`); its own preprocessing layers stay in the graph, and
+`hide_and_seek_tf.cam_head.find_cam_head`); its own preprocessing layers stay in the graph, and
 `preprocessing=` adds a `keras.applications` input convention in front of it.
 """
 
@@ -52,7 +52,7 @@ from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf._io import locked_dir, make_dir_mode_normal
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
-from hide_and_seek_tf.classifier import CamHead, check_preprocessing, find_cam_head, preprocess
+from hide_and_seek_tf.cam_head import CamHead, check_preprocessing, find_cam_head, preprocess
 from hide_and_seek_tf.data.elements import affine_boxes, resize_image
 from hide_and_seek_tf.models.registry import paper_threshold
 from hide_and_seek_tf.temporal.config import is_temporal_run
@@ -309,7 +309,7 @@ class CamServer:
 
     Args:
         model: a classifier with a global pooling and a Dense after it (see
-            `hide_and_seek_tf.classifier.find_cam_head`), fixed input size.
+            `hide_and_seek_tf.cam_head.find_cam_head`), fixed input size.
         class_names: one name per class.
         threshold: CAM threshold as a fraction of the map's max; None: the paper's for the
             network the model is named after (`models.paper_threshold`: 0.3 for "googlenet_gap"),
@@ -740,7 +740,7 @@ def export_model(
         out: the model base path; `version` ... `jit_compile`, `kwargs`: see `export_serving`.
             `threshold`, `top_k`, `cam_size` None: derived from the model (see `CamServer`).
     """
-    from hide_and_seek_tf.classifier import load_classifier, read_class_names
+    from hide_and_seek_tf.cam_head import load_classifier, read_class_names
 
     model = load_classifier(model_path)
     if isinstance(class_names, str | os.PathLike):

@@ -205,7 +205,7 @@ def run_demo(
     as `make demo` does.
     """
     out = Path(out)
-    # float32, not "auto": the README's table then holds on CPUs with and without bfloat16 units.
+    # float32, not "auto": the table in README.md then holds on CPUs with and without bfloat16 units.
     base = TrainConfig(seed=seed, mixed_precision=False)
     overrides = {k: v for k, v in {"epochs": epochs, "num_images": num_images}.items() if v}
     base = base.replace(**overrides)

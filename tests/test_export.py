@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
-from hide_and_seek_tf.classifier import find_cam_head, preprocess
+from hide_and_seek_tf.cam_head import find_cam_head, preprocess
 from hide_and_seek_tf.cli import export as export_cli
 from hide_and_seek_tf.export import (
     WARMUP_FILE,

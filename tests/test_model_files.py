@@ -1,5 +1,5 @@
 """A model file from someone else loads only where Keras's safe mode holds: a `.keras` archive, and
-a Keras without the published safe-mode bypasses (README: --model)."""
+a Keras without the published safe-mode bypasses (docs/training.md: --model)."""
 
 import re
 from pathlib import Path
@@ -8,14 +8,14 @@ import keras
 import pytest
 from packaging.requirements import Requirement
 
-from hide_and_seek_tf import classifier
-from hide_and_seek_tf.classifier import load_classifier
+from hide_and_seek_tf import cam_head
+from hide_and_seek_tf.cam_head import load_classifier
 from hide_and_seek_tf.models import build_model
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 REPO = Path(__file__).resolve().parents[1]
-# The last release of each advisory the README names, and the first release with all of them fixed.
+# The last release of each advisory docs/training.md names, and the first release with all of them fixed.
 VULNERABLE = ("3.8.0", "3.10.0", "3.11.2", "3.12.0", "3.13.2")
 FIXED = "3.14.0"
 
@@ -40,7 +40,7 @@ def test_a_model_file_is_refused_under_an_older_keras(tmp_path, monkeypatch):
     path = tmp_path / "model.keras"
     build_model("small_gap", 3, input_shape=(32, 32, 3)).save(path)
     assert load_classifier(path).output_shape == (None, 3)
-    monkeypatch.setattr(classifier.keras, "__version__", "3.13.2")
+    monkeypatch.setattr(cam_head.keras, "__version__", "3.13.2")
     with pytest.raises(ValueError, match=r"3\.14.*keras==3\.13\.2"):
         load_classifier(path)
 

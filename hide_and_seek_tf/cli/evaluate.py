@@ -208,7 +208,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.cams:
         out_dir = out_dir or Path(args.cams).parent / EVAL_DIR
     if args.model:
-        from hide_and_seek_tf.classifier import load_classifier
+        from hide_and_seek_tf.cam_head import load_classifier
 
         run_dir = Path(args.model)
         out_dir = out_dir or run_dir.parent / EVAL_DIR

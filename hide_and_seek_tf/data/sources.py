@@ -420,7 +420,7 @@ def load_dataset(
     """Loads one split of a dataset as unbatched element dicts.
 
     Args:
-        spec: a data spec (see the module docstring and the README's table), as text or
+        spec: a data spec (see the module docstring and docs/data.md), as text or
             a parsed `DataSpec`: "synthetic" (built-in, rendered on the fly);
             "tiny-imagenet:PATH" (tiny-imagenet-200.zip, read in place, or its folder);
             "tfds:NAME" (a prepared TFDS dataset with boxes); "cub:PATH" (the CUB_200_2011

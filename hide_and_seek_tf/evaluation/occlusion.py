@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from hide_and_seek_tf.classifier import preprocess
+from hide_and_seek_tf.cam_head import preprocess
 from hide_and_seek_tf.hiding import hide_patches
 
 #: Occlusion defaults: 16 px cells (a quarter of a Tiny ImageNet side), fixed seed.

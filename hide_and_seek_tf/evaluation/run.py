@@ -43,7 +43,7 @@ import numpy as np
 
 from hide_and_seek_tf import plotting
 from hide_and_seek_tf._io import replaced_dir, write_json_atomic, write_text_atomic
-from hide_and_seek_tf.classifier import check_preprocessing, find_cam_head
+from hide_and_seek_tf.cam_head import check_preprocessing, find_cam_head
 from hide_and_seek_tf.data.checks import data_checks_record
 from hide_and_seek_tf.evaluation import wsolevaluation as wsol
 from hide_and_seek_tf.evaluation.baselines import fit_fixed_box, fixed_box_scores, whole_image_box
@@ -414,7 +414,7 @@ def evaluate_run(
         progress: show a progress bar.
         load_run: `(run_dir) -> (model, config, mean)`; default `training.load_run`.
         cam_layer, classifier_layer: layer names for CAM; default: found
-            (`hide_and_seek_tf.classifier.find_cam_head`), so any classifier with a global
+            (`hide_and_seek_tf.cam_head.find_cam_head`), so any classifier with a global
             pooling and a Dense after it can be evaluated.
         preprocessing: None (the model takes raw pixels), or the `keras.applications`
             convention ("tf", "torch", "caffe") applied to the pixels before the model.

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps, ten_crop_cams
-from hide_and_seek_tf.classifier import preprocess
+from hide_and_seek_tf.cam_head import preprocess
 from hide_and_seek_tf.evaluation import wsolevaluation as wsol
 from hide_and_seek_tf.evaluation.thresholds import threshold_index
 from hide_and_seek_tf.metrics import (
@@ -118,7 +118,7 @@ def score_batches(
 
     Args:
         model: a classifier with a global pooling and a Dense after it (the project's models:
-            `cam_features` and `predictions` layers; see `classifier.find_cam_head`); None with
+            `cam_features` and `predictions` layers; see `cam_head.find_cam_head`); None with
             `cam_files` (no class scores then: the classification metrics are None).
         batches: `make_pipeline(..., training=False)` batches ("image", "label", "boxes", "id";
             with protocol "wsolevaluation" also "source_size" and "source_boxes").

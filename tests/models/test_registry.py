@@ -7,7 +7,7 @@ import keras
 import pytest
 
 from hide_and_seek_tf import export
-from hide_and_seek_tf.classifier import find_cam_head
+from hide_and_seek_tf.cam_head import find_cam_head
 from hide_and_seek_tf.cli import train as train_cli
 from hide_and_seek_tf.evaluation import evaluate_run
 from hide_and_seek_tf.models import (

@@ -351,7 +351,7 @@ def check_preprocessing(mode: str | None) -> None:
         )
 
 
-#: The first Keras release without the published safe-mode bypasses (README: --model).
+#: The first Keras release without the published safe-mode bypasses (docs/training.md: --model).
 KERAS_SAFE_LOADING = (3, 14)
 
 
@@ -370,7 +370,7 @@ def load_classifier(path: str | os.PathLike) -> keras.Model:
     if _version_tuple(keras.__version__) < KERAS_SAFE_LOADING:
         raise ValueError(
             f"Loading a model file needs Keras >= {'.'.join(map(str, KERAS_SAFE_LOADING))}: "
-            "earlier releases have published safe-mode bypasses (README: --model). "
+            "earlier releases have published safe-mode bypasses (docs/training.md: --model). "
             f"Received: keras=={keras.__version__}"
         )
     try:

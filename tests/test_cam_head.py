@@ -1,4 +1,4 @@
-"""Tests for hide_and_seek_tf.classifier: CAM's layers found in any Keras classifier (keras.applications
+"""Tests for hide_and_seek_tf.cam_head: CAM's layers found in any Keras classifier (keras.applications
 models with weights=None at small inputs, transfer-learning and Sequential heads), clear errors
 naming the candidates, and the keras.applications input conventions."""
 
@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from hide_and_seek_tf.cam import class_activation_maps
-from hide_and_seek_tf.classifier import (
+from hide_and_seek_tf.cam_head import (
     find_cam_head,
     load_classifier,
     preprocess,
