@@ -52,10 +52,18 @@ from hide_and_seek_tf._checks import positive_int
 from hide_and_seek_tf._io import locked_dir, make_dir_mode_normal
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
-from hide_and_seek_tf.cam_head import CamHead, check_preprocessing, find_cam_head, preprocess
+from hide_and_seek_tf.cam_head import (
+    CamHead,
+    check_preprocessing,
+    find_cam_head,
+    load_classifier,
+    preprocess,
+    read_class_names,
+)
 from hide_and_seek_tf.data.elements import affine_boxes, resize_image
 from hide_and_seek_tf.models.registry import paper_threshold
 from hide_and_seek_tf.temporal.config import is_temporal_run
+from hide_and_seek_tf.training.run_dir import SERVING_DIR, load_run, locked_run
 
 # Leading bytes of the formats tf.io.decode_image reads, in `_FORMATS` order (GIF twice).
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
@@ -700,8 +708,6 @@ def export_run(
     `top_k`, `cam_size` None: derived from the model (see `CamServer`).
     `kwargs`: the keyword arguments of `export_serving` (max_batch_size, warmup, ...).
     """
-    from hide_and_seek_tf.training.run_dir import SERVING_DIR, load_run, locked_run
-
     if not Path(run_dir).is_dir():
         raise FileNotFoundError(f"Run directory not found: {run_dir}")
     if is_temporal_run(run_dir):
@@ -740,8 +746,6 @@ def export_model(
         out: the model base path; `version` ... `jit_compile`, `kwargs`: see `export_serving`.
             `threshold`, `top_k`, `cam_size` None: derived from the model (see `CamServer`).
     """
-    from hide_and_seek_tf.cam_head import load_classifier, read_class_names
-
     model = load_classifier(model_path)
     if isinstance(class_names, str | os.PathLike):
         class_names = read_class_names(class_names)

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from hide_and_seek_tf.cli import import_tensorflow
+from hide_and_seek_tf.data.sources import DataSpec
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -59,8 +60,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command; returns the exit status."""
     args = parse_args(argv)
-    from hide_and_seek_tf.data.sources import DataSpec
-
     try:
         spec = DataSpec.parse(args.spec, data_dir=args.data_dir, name="spec")
     except (TypeError, ValueError) as err:
@@ -71,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = args.classes.strip()
         classes = int(text) if text.isdigit() else [c for c in text.split(",") if c]
     import_tensorflow()
+    # deferred: loads TensorFlow, once the arguments are checked (see hide_and_seek_tf.cli)
     from hide_and_seek_tf.data.check_report import run_check
 
     return run_check(

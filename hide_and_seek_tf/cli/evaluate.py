@@ -202,14 +202,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.run_dir and is_temporal_run(args.run_dir):  # train.py --task temporal: mAP at tIoU
         return temporal_cli.evaluate(args)
     import_tensorflow()
+    # deferred: loads TensorFlow, once the arguments are checked (see hide_and_seek_tf.cli)
+    from hide_and_seek_tf.cam_head import load_classifier
     from hide_and_seek_tf.evaluation import evaluate_run, format_report
 
     run_dir, out_dir, load_run = args.run_dir, args.out_dir, None
     if args.cams:
         out_dir = out_dir or Path(args.cams).parent / EVAL_DIR
     if args.model:
-        from hide_and_seek_tf.cam_head import load_classifier
-
         run_dir = Path(args.model)
         out_dir = out_dir or run_dir.parent / EVAL_DIR
 

@@ -20,8 +20,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from hide_and_seek_tf._io import DirectoryInUseError
 from hide_and_seek_tf.cli import import_tensorflow
 from hide_and_seek_tf.temporal.config import is_temporal_run
+from hide_and_seek_tf.training.run_dir import SERVING_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,11 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"sequences). Received: --run-dir {args.run_dir}"
             )
     import_tensorflow()
-    # TensorFlow-loading work modules: imported once the arguments are parsed and TF is loaded.
-    from hide_and_seek_tf._io import DirectoryInUseError
+    # deferred: loads TensorFlow, once the arguments are checked (see hide_and_seek_tf.cli)
     from hide_and_seek_tf.export import export_model, export_run
     from hide_and_seek_tf.temporal.export import export_temporal_run
-    from hide_and_seek_tf.training.run_dir import SERVING_DIR
 
     options = dict(
         warmup=not args.no_warmup,

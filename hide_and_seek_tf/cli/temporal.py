@@ -69,7 +69,7 @@ def train(args: argparse.Namespace, saved: dict[str, Any]) -> int:
         return 1
     config = config if config.run_dir else config.replace(run_dir=config.default_run_dir())
     import_tensorflow()
-    # Loads TensorFlow: imported once the arguments are parsed and TensorFlow is loaded quietly.
+    # deferred: loads TensorFlow, once the arguments are checked (see hide_and_seek_tf.cli)
     from hide_and_seek_tf.temporal.run import train_temporal
 
     try:
@@ -102,7 +102,7 @@ def evaluate(args: argparse.Namespace) -> int:
         )
         return 2
     import_tensorflow()
-    # Loads TensorFlow: imported once the arguments are parsed and TensorFlow is loaded quietly.
+    # deferred: loads TensorFlow, once the arguments are checked (see hide_and_seek_tf.cli)
     from hide_and_seek_tf.temporal.run import evaluate_temporal_run
 
     try:

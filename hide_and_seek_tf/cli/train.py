@@ -34,8 +34,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hide_and_seek_tf._io import DirectoryInUseError
 from hide_and_seek_tf.cli import BACKENDS, import_tensorflow
 from hide_and_seek_tf.cli import temporal as temporal_cli
+from hide_and_seek_tf.data.sources import SOURCES, spec_forms
 from hide_and_seek_tf.models.contract import POOLINGS
 from hide_and_seek_tf.training.config import (  # no TensorFlow: `--help` starts fast and quietly
     AUGMENTS,
@@ -55,8 +57,6 @@ from hide_and_seek_tf.training.run_dir import CONFIG_FILE, HISTORY_FILE, MODEL_F
 
 def _data_spec(values: list[str]) -> str:
     """`--data synthetic`, `--data cub PATH` (= `cub:PATH`), `--data wsol:DIR` -> one spec string."""
-    from hide_and_seek_tf.data.sources import SOURCES, spec_forms
-
     if len(values) == 1:
         return values[0]
     if len(values) == 2 and values[0].lower().replace("_", "-") in SOURCES:
@@ -276,7 +276,7 @@ def _use_backend(parser: argparse.ArgumentParser, name: str) -> None:
     if "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = name
         return
-    import keras
+    import keras  # deferred: already loaded here; only its backend is read
 
     if keras.config.backend() != name:
         parser.error(
@@ -300,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError) as e:
         parser.error(str(e))
     import_tensorflow()
+    # deferred: loads TensorFlow, once the arguments are checked (see hide_and_seek_tf.cli)
     from hide_and_seek_tf.training.loop import train
     from hide_and_seek_tf.training.setup import configure_cpu_devices
 
@@ -308,8 +309,6 @@ def main(argv: list[str] | None = None) -> int:
 
     if config.run_dir is None:
         config = config.replace(run_dir=config.default_run_dir())
-    from hide_and_seek_tf._io import DirectoryInUseError
-
     try:
         train(config, verbose=args.verbose)
     except (FileExistsError, FileNotFoundError, ValueError, DirectoryInUseError) as e:

@@ -44,7 +44,9 @@ import numpy as np
 from hide_and_seek_tf import plotting
 from hide_and_seek_tf._io import replaced_dir, write_json_atomic, write_text_atomic
 from hide_and_seek_tf.cam_head import check_preprocessing, find_cam_head
+from hide_and_seek_tf.data import load_dataset, make_pipeline
 from hide_and_seek_tf.data.checks import data_checks_record
+from hide_and_seek_tf.data.sources import DataSpec
 from hide_and_seek_tf.evaluation import wsolevaluation as wsol
 from hide_and_seek_tf.evaluation.baselines import fit_fixed_box, fixed_box_scores, whole_image_box
 from hide_and_seek_tf.evaluation.breakdown import (
@@ -60,6 +62,7 @@ from hide_and_seek_tf.evaluation.scoring import SplitScores, score_batches
 from hide_and_seek_tf.evaluation.thresholds import threshold_choice
 from hide_and_seek_tf.metrics import IOU_THRESHOLDS
 from hide_and_seek_tf.models.registry import paper_threshold
+from hide_and_seek_tf.training import run_dir as run_dir_files
 from hide_and_seek_tf.training.run_dir import EVAL_DIR
 
 #: CAM threshold grid of `sweep=True` (wsolevaluation's 0.01 step).
@@ -81,8 +84,6 @@ def _train_split(config: dict[str, Any]) -> str:
 
 
 def _data_spec(config: dict[str, Any], data: str | None):
-    from hide_and_seek_tf.data.sources import DataSpec
-
     return DataSpec.parse(data or config["data"], data_dir=config.get("data_dir"))
 
 
@@ -146,8 +147,6 @@ def _load_data(
     require_boxes: bool = True,
 ):
     """The split as elements; with `require_boxes`, refuses (by name) images without a box."""
-    from hide_and_seek_tf.data import load_dataset
-
     ds, info = load_dataset(
         _data_spec(config, data),
         split,
@@ -226,8 +225,6 @@ def _fit_train_box(
     load_size: Any = "image_size",
 ) -> tuple[list[int], int]:
     import tensorflow as tf  # the data pipeline is tf.data whatever the Keras backend
-
-    from hide_and_seek_tf.data import make_pipeline
 
     ds, info = _load_data(
         config,
@@ -571,8 +568,7 @@ def _open_source(run_dir, cams, data, data_dir, split, protocol, load_run, heads
         config, run_dir = _cam_files_config(cam_files, data)
         model = mean = None
     else:
-        if load_run is None:
-            from hide_and_seek_tf.training import load_run
+        load_run = load_run or run_dir_files.load_run
         cam_files, run_dir = None, Path(run_dir)
         model, config, mean = load_run(run_dir)
         find_cam_head(model, **heads)  # a model CAM cannot read fails before any data is loaded
@@ -634,8 +630,6 @@ class _SplitReader:
         return self._loaded[name]
 
     def _load(self, name: str) -> tuple[Any, Any]:
-        from hide_and_seek_tf.data import make_pipeline
-
         source = self.source
         ds, info = _load_data(source.config, self.data, name, self.num_images, self.load_size)
         if source.model is not None:

@@ -51,7 +51,7 @@ def check_protocol(protocol: str) -> str:
 def import_cv2() -> Any:
     """OpenCV, or one line saying how to install it."""
     try:
-        import cv2
+        import cv2  # deferred: OpenCV is optional (the `wsolevaluation` extra)
     except ImportError:
         raise ImportError(
             "protocol 'wsolevaluation' needs OpenCV: pip install opencv-python-headless "
@@ -71,7 +71,7 @@ def normalize_cams(cams: Any, size: int | tuple[int, int] = WSOL_SIZE) -> np.nda
     Returns:
         (B, H, W) float32 in [0, 1] at the new size.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: the rest of this module is NumPy, testable without TF
 
     shape = (size, size) if isinstance(size, int) else tuple(size)
     maps = tf.convert_to_tensor(cams, tf.float32)
