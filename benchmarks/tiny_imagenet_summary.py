@@ -194,7 +194,9 @@ def _main_table(configs: Mapping[str, Any], first: Mapping[str, Any]) -> str:
     """Every metric, mean ± std over seeds, and the two fixed boxes in the same columns."""
     table = [
         [CONFIGS[n][0], ",".join(map(str, c["seeds"]))]
-        + [mean_std_cell(c[k], 2 if k == "tau" else 1) for k in METRICS]
+        + [
+            mean_std_cell(c.get(k), 2 if k == "tau" else 1) for k in METRICS
+        ]  # older summaries lack some
         for n, c in configs.items()
     ]
     for name, key in (("whole image", "whole_image"), ("fixed box (train)", "train_box")):

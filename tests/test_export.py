@@ -420,6 +420,11 @@ def test_export_cli_user_errors_are_one_line(tmp_path, capsys):
         export_cli.main(["--run-dir", str(run), "--preprocessing", "caffe"])
     err = capsys.readouterr().err
     assert "--preprocessing" in err and "caffe" in err and "Traceback" not in err
+    # A run directory without a trained model: one line naming it, nothing written.
+    assert export_cli.main(["--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(run) in err and "Traceback" not in err
+    assert list(run.iterdir()) == []
 
 
 def _png_declaring(width, height):

@@ -266,9 +266,15 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def saved_settings(args: argparse.Namespace) -> dict[str, Any]:
     """With --resume and an existing RUN/config.json, the settings saved there; else {}."""
     saved = Path(args.run_dir or "", CONFIG_FILE)
-    if args.resume and args.run_dir and saved.is_file():
-        return json.loads(saved.read_text())
-    return {}
+    if not (args.resume and args.run_dir and saved.is_file()):
+        return {}
+    try:
+        settings = json.loads(saved.read_text())
+    except ValueError as err:
+        raise ValueError(f"{saved} is not valid JSON ({err}); it cannot be resumed") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{saved} is not a run config (a JSON object); it cannot be resumed")
+    return settings
 
 
 def _use_backend(parser: argparse.ArgumentParser, name: str) -> None:
@@ -292,7 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.backend:
         _use_backend(parser, args.backend)
     if args.task == "temporal":
-        return temporal_cli.train(args, saved_settings(args))
+        try:
+            saved = saved_settings(args)
+        except ValueError as e:
+            parser.error(str(e))
+        return temporal_cli.train(args, saved)
     if any(getattr(args, n) is not None for n in ("segment_length", "num_steps", "filters")):
         parser.error("--segment-length, --num-steps and --filters need --task temporal")
     try:

@@ -25,6 +25,7 @@ _PUBLIC = {
     "breakdown_markdown": "hide_and_seek_tf.evaluation.report",
     "format_report": "hide_and_seek_tf.evaluation.report",
     "DEFAULT_THRESHOLD": "hide_and_seek_tf.models.registry",
+    "PAPER_THRESHOLDS": "hide_and_seek_tf.models.registry",
 } | {
     name: _RUN
     for name in (

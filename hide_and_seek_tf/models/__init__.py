@@ -28,8 +28,12 @@ _PUBLIC = {
     name: _REGISTRY
     for name in (
         "DEFAULT_THRESHOLD",
+        "MODELS",
         "MODEL_SPECS",
         "ModelSpec",
+        "NEW_LAYERS",
+        "PAPER_THRESHOLDS",
+        "PRETRAINED_MODELS",
         "PretrainedWeights",
         "build_model",
         "check_model_choice",

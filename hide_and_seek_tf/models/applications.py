@@ -23,6 +23,8 @@ and the ImageNet mean subtracted; the BGR swap is folded into the first conv's k
 keeps taking RGB) and InceptionV3 ("tf": x / 127.5 - 1). Those facts, and the layers a fine-tuning
 schedule trains at 10x the backbone's learning rate (wsolevaluation's recipe: the CAM layers and
 classifier; for ResNet50 also its last stage), are each model's registration (`models.registry`).
+Build these models with `build_model`: it normalizes the input and, for the "caffe" weights, reverses
+the first conv's input channels (the spec's `bgr_first_conv`); the builders here do neither.
 """
 
 from __future__ import annotations

@@ -143,6 +143,43 @@ def model_spec(name: str, *, arg: str = "name") -> ModelSpec:
     return spec
 
 
+class _SpecView(Mapping):
+    """A live, read-only view of `MODEL_SPECS`: the per-model tables earlier releases exported
+    (`MODELS`, `NEW_LAYERS`, `PAPER_THRESHOLDS`), now derived from the registrations."""
+
+    def __init__(self, value: Callable[[ModelSpec], Any], keep: Callable[[ModelSpec], bool]):
+        self._value, self._keep = value, keep
+
+    def __getitem__(self, name: str) -> Any:
+        spec = MODEL_SPECS.get(name)
+        if spec is None or not self._keep(spec):
+            raise KeyError(name)
+        return self._value(spec)
+
+    def __iter__(self):
+        return (name for name, spec in MODEL_SPECS.items() if self._keep(spec))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: name -> (builder, default input shape), every registered model.
+MODELS = _SpecView(lambda spec: (spec.builder, spec.input_shape), lambda spec: True)
+#: name -> prefixes of the layers a "finetune" schedule trains at 10x the base rate.
+NEW_LAYERS = _SpecView(lambda spec: spec.new_layers, lambda spec: bool(spec.new_layers))
+#: name -> CAM threshold, for the models the paper reports at another than `DEFAULT_THRESHOLD`.
+PAPER_THRESHOLDS = _SpecView(
+    lambda spec: spec.paper_threshold, lambda spec: spec.paper_threshold != DEFAULT_THRESHOLD
+)
+#: name -> `PretrainedWeights`, the models that take `weights`.
+PRETRAINED_MODELS = _SpecView(
+    lambda spec: spec.pretrained, lambda spec: spec.pretrained is not None
+)
+
+
 def paper_threshold(name: str | None) -> float:
     """The CAM threshold for a model called `name`: its spec's, or `DEFAULT_THRESHOLD` for any
     other name (a user's model, None)."""
@@ -324,20 +361,20 @@ register_model(ModelSpec(name="small_gap", builder=small_gap, input_shape=(64, 6
 _CAFFE_MEAN, _CAFFE_STD = (123.68, 116.779, 103.939), (1.0, 1.0, 1.0)
 register_model(
     ModelSpec(
-        name="resnet50_gap",
-        builder=resnet50_gap,
-        input_shape=(224, 224, 3),
-        pretrained=PretrainedWeights("ResNet50", _CAFFE_MEAN, _CAFFE_STD, "conv1_conv"),
-        new_layers=("conv5_", PREDICTIONS),  # wsolevaluation's recipe: its last stage is new too
-    )
-)
-register_model(
-    ModelSpec(
         name="vgg16_gap",
         builder=vgg16_gap,
         input_shape=(224, 224, 3),
         pretrained=PretrainedWeights("VGG16", _CAFFE_MEAN, _CAFFE_STD, "block1_conv1"),
         new_layers=("cam_conv", PREDICTIONS),
+    )
+)
+register_model(
+    ModelSpec(
+        name="resnet50_gap",
+        builder=resnet50_gap,
+        input_shape=(224, 224, 3),
+        pretrained=PretrainedWeights("ResNet50", _CAFFE_MEAN, _CAFFE_STD, "conv1_conv"),
+        new_layers=("conv5_", PREDICTIONS),  # wsolevaluation's recipe: its last stage is new too
     )
 )
 register_model(

@@ -153,6 +153,11 @@ class TemporalConfig(JsonConfig):
 
 
 def is_temporal_run(run_dir: str | os.PathLike) -> bool:
-    """True when `run_dir/config.json` says "task": "temporal" (False when it is missing)."""
+    """True when `run_dir/config.json` says "task": "temporal" (False when it is missing or
+    unreadable: the image task's loading then says what is wrong with it, in one line)."""
     path = Path(run_dir) / CONFIG_FILE
-    return path.is_file() and read_json(path, "run config").get("task") == TASK
+    try:
+        config = read_json(path, "run config") if path.is_file() else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and config.get("task") == TASK

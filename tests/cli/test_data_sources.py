@@ -62,7 +62,7 @@ def test_train_then_evaluate_from_the_command_line(tmp_path, kind):
     assert chosen["metrics"]["num_images"] == chosen["data"]["num_images"] > 0
     if kind != "cub":
         return
-    # ... and report the test split at it (CUB: the README's commands).
+    # ... and report the test split at it (CUB: the commands in docs/training.md).
     threshold = str(chosen["metrics"]["max_box_acc_threshold"])
     report = tmp_path / "report"
     argv = common + ["--split", report_on, "--thresholds", threshold, "--out-dir", str(report)]

@@ -6,7 +6,7 @@ import json
 import keras
 import pytest
 
-from hide_and_seek_tf import export
+from hide_and_seek_tf import evaluation, export, models
 from hide_and_seek_tf.cam_head import find_cam_head
 from hide_and_seek_tf.cli import train as train_cli
 from hide_and_seek_tf.evaluation import evaluate_run
@@ -117,3 +117,18 @@ def test_a_bad_spec_is_refused_naming_the_field(fields, match):
     with pytest.raises(TypeError, match="`spec` must be a ModelSpec"):
         register_model({"name": TINY})
     assert TINY not in MODEL_SPECS
+
+
+def test_the_earlier_per_model_tables_are_live_views_of_the_registrations(tiny_model):
+    assert dict(models.PAPER_THRESHOLDS)[TINY] == TINY_THRESHOLD
+    assert evaluation.PAPER_THRESHOLDS is models.PAPER_THRESHOLDS
+    assert models.PAPER_THRESHOLDS["googlenet_gap"] == 0.3
+    assert "alexnet_gap" not in models.PAPER_THRESHOLDS  # at the default threshold
+    assert models.NEW_LAYERS[TINY] == ("tiny_conv", PREDICTIONS)
+    assert models.NEW_LAYERS["vgg16_gap"] == ("cam_conv", PREDICTIONS)
+    assert "small_gap" not in models.NEW_LAYERS  # trains from scratch
+    assert models.MODELS[TINY] == (_tiny_gap, (32, 32, 3))
+    assert list(models.PRETRAINED_MODELS) == ["vgg16_gap", "resnet50_gap", "inception_v3_gap"]
+    del MODEL_SPECS[TINY]
+    assert TINY not in models.MODELS and TINY not in models.PAPER_THRESHOLDS
+    register_model(tiny_model)  # for the fixture to remove

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from hide_and_seek_tf.cli import export as export_cli
+from hide_and_seek_tf.cli import train as train_cli
 from hide_and_seek_tf.temporal import TemporalConfig
 from hide_and_seek_tf.training import TrainConfig
 
@@ -52,3 +54,27 @@ def test_the_config_and_the_temporal_command_line_load_no_tensorflow():
         [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("data", ["foo", 3])
+def test_a_bad_data_spec_names_only_the_forms_the_temporal_task_trains_on(data):
+    with pytest.raises((TypeError, ValueError)) as err:
+        TemporalConfig(data=data)
+    assert "['synthetic-sequences', 'video-features:PATH']" in str(err.value)
+    assert "tiny-imagenet" not in str(err.value)
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]"])
+def test_a_corrupt_run_config_is_one_line_from_train_resume_and_export(tmp_path, capsys, content):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(content)
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.main(["--task", "temporal", "--run-dir", str(run), "--resume"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "config.json" in err and "Traceback" not in err
+    status = export_cli.main(["--run-dir", str(run)])
+    err = capsys.readouterr().err
+    assert status != 0 and "Traceback" not in err and err.count("\n") == 1, err
+    assert not (run / "serving").exists()
