@@ -280,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stored = read_json(Path(args.stored_summary)) if args.stored_summary else None
         if args.stored_summary and not isinstance(stored, dict):
             raise ValueError(f"`--stored-summary` is not a summary.json: {args.stored_summary}")
-        if not Path(args.data).exists():
+        if not args.summary_only and not Path(args.data).exists():  # summaries need no data
             raise FileNotFoundError(f"Tiny ImageNet not found at {args.data}: pass `--data`.")
         runs = planned_runs(args)
         states = {config.run_dir: run_state(config, args) for config in runs}
