@@ -83,7 +83,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--thresholds",
         type=float,
         nargs="+",
-        help="CAM thresholds, fractions of the map's max (default: 0.3 for googlenet_gap, else 0.2)",
+        help="CAM thresholds, fractions of the map's max (default: the model's paper threshold, "
+        "its registration's `paper_threshold`: 0.2 unless the paper says otherwise)",
     )
     grid.add_argument("--sweep", action="store_true", help="the 0.00, 0.01, ..., 0.99 grid")
     parser.add_argument(

@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         "--threshold",
         type=float,
         default=None,
-        help="CAM threshold, fraction of the map's max (default: the paper's: 0.3 for "
-        "googlenet_gap, else 0.2)",
+        help="CAM threshold, fraction of the map's max (default: the model's paper threshold, "
+        "its registration's `paper_threshold`: 0.2 unless the paper says otherwise)",
     )
     parser.add_argument(
         "--top-k", type=int, default=None, help="classes returned (default: min(5, classes))"
