@@ -40,7 +40,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -560,13 +560,20 @@ def write_warmup_requests(
     # Mid-gray: the compiled programs depend on shapes only, never on the pixels.
     gray = np.full((1, height, width, 3), 128, np.uint8)
     jpeg = tf.io.encode_jpeg(gray[0]).numpy()
+    requests = [warmup_record([jpeg] * batch) for batch in batch_sizes]
+    requests.append(warmup_record(gray.astype(np.float32), "predict_pixels"))
+    requests.append(warmup_record(gray, "predict_pixels_uint8"))
+    return write_warmup_file(version_dir, requests)
+
+
+def write_warmup_file(version_dir: str | os.PathLike, requests: Iterable[bytes]) -> Path:
+    """Writes the `warmup_record`s `requests` to `version_dir/assets.extra/tf_serving_warmup_requests`,
+    which TF Serving replays at load, before it takes traffic; returns the file's path."""
     path = Path(version_dir) / WARMUP_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for batch in batch_sizes:
-            writer.write(warmup_record([jpeg] * batch))
-        writer.write(warmup_record(gray.astype(np.float32), "predict_pixels"))
-        writer.write(warmup_record(gray, "predict_pixels_uint8"))
+        for request in requests:
+            writer.write(request)
     return path
 
 

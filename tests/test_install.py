@@ -1,11 +1,13 @@
 """`pip install .` gives a working library outside the checkout: every subpackage and data file of
-`hide_and_seek_tf/` lands in the installed tree, and the console scripts are declared."""
+`hide_and_seek_tf/` lands in the installed tree, the console scripts are declared, and in a venv
+with only the wheel installed the five commands run. The wheel is built once, for all of them."""
 
 import configparser
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,14 @@ tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Py
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "hide_and_seek_tf"
+COMMANDS = (
+    "hide-and-seek-train",
+    "hide-and-seek-evaluate",
+    "hide-and-seek-export",
+    "hide-and-seek-demo",
+    "hide-and-seek-data",
+)
+PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
 
 
 def _run(args, **kwargs) -> subprocess.CompletedProcess:
@@ -31,21 +41,41 @@ def _package_files(folder: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def target(tmp_path_factory) -> Path:
-    """The package installed with pip from a wheel built from the repository (offline)."""
+def wheel(tmp_path_factory) -> Path:
+    """A wheel built with pip from a copy of the repository (offline)."""
     pytest.importorskip("setuptools", reason="building the wheel offline needs setuptools")
-    tmp = tmp_path_factory.mktemp("install")
+    tmp = tmp_path_factory.mktemp("wheel")
     src = tmp / "src"  # a copy, so that the build leaves nothing in the checkout
     shutil.copytree(PACKAGE, src / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
     _run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", tmp / "dist", src]
+        [*PIP, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", tmp / "dist", src]
     )
-    (wheel,) = (tmp / "dist").glob("hide_and_seek_tf-*.whl")
-    _run([*pip, "install", "--no-deps", "--no-index", "--target", tmp / "target", wheel])
-    return tmp / "target"
+    (built,) = (tmp / "dist").glob("hide_and_seek_tf-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def target(wheel, tmp_path_factory) -> Path:
+    """The package installed with pip from the wheel into a folder."""
+    target = tmp_path_factory.mktemp("install") / "target"
+    _run([*PIP, "install", "--no-deps", "--no-index", "--target", target, wheel])
+    return target
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """A fresh venv with only the wheel installed (no pip); the test environment's packages are
+    on its path through a .pth file, so no dependency is downloaded. Returns its bin folder."""
+    venv = tmp_path_factory.mktemp("venv") / "venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", venv])
+    python = venv / "bin" / "python"
+    _run([*PIP, "--python", python, "install", "--no-deps", "--no-index", wheel])
+    site = _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+    deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(site.stdout.strip()) / "test_env_deps.pth").write_text("\n".join(sorted(deps)) + "\n")
+    return venv / "bin"
 
 
 def test_every_module_and_data_file_of_the_package_is_installed(target):
@@ -78,3 +108,20 @@ def test_the_console_scripts_are_declared_in_the_installed_metadata(target):
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert dict(entry_points["console_scripts"]) == scripts
     assert set(scripts) >= {"hide-and-seek-train", "hide-and-seek-evaluate", "hide-and-seek-demo"}
+
+
+def test_the_wheel_installs_the_package_itself(installed, tmp_path):
+    code = "import hide_and_seek_tf.cli.train as m; print(m.__file__)"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = _run([installed / "python", "-c", code], cwd=tmp_path, env=env)
+    assert Path(done.stdout.strip()).is_relative_to(installed.parent)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_installed_command_prints_its_usage(installed, command, tmp_path):
+    script = installed / command
+    assert script.is_file(), f"{command} was not installed"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = _run([script, "--help"], cwd=tmp_path, env=env)
+    assert done.stdout.startswith(f"usage: {command} ")
+    assert done.stderr == ""

@@ -98,16 +98,23 @@ def check_count(value: Any, name: str) -> int | None:
     return positive_int(value, name, optional=True)
 
 
-def check_element_spec(ds: Any, name: str = "ds") -> None:
-    """Raises TypeError unless `ds` is a tf.data.Dataset of element dicts (see module docstring)."""
+def check_dict_dataset(ds: Any, name: str, keys: Sequence[str], made_by: str) -> dict[str, Any]:
+    """The element spec of `ds`; raises TypeError unless `ds` is a tf.data.Dataset of dicts with
+    `keys` (as `made_by` yields them)."""
     if not isinstance(ds, tf.data.Dataset):
         raise TypeError(f"`{name}` must be a tf.data.Dataset. Received: {name}={ds!r}")
     spec = ds.element_spec
-    if not isinstance(spec, dict) or not set(ELEMENT_KEYS) <= set(spec):
+    if not isinstance(spec, dict) or not set(keys) <= set(spec):
         raise TypeError(
-            f"`{name}` must yield dicts with keys {list(ELEMENT_KEYS)} (from `load_dataset`). "
+            f"`{name}` must yield dicts with keys {list(keys)} (from `{made_by}`). "
             f"Received: element_spec={spec!r}"
         )
+    return spec
+
+
+def check_element_spec(ds: Any, name: str = "ds") -> None:
+    """Raises TypeError unless `ds` is a tf.data.Dataset of element dicts (see module docstring)."""
+    spec = check_dict_dataset(ds, name, ELEMENT_KEYS, "load_dataset")
     if spec["image"].shape.rank != 3:
         raise TypeError(
             f"`{name}` must be unbatched: 'image' of rank 3 (H, W, 3). "

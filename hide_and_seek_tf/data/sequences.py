@@ -26,6 +26,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from hide_and_seek_tf.data.elements import check_dict_dataset
 from hide_and_seek_tf.data.sequence_elements import SEQUENCE_KEYS, SequenceInfo, uniform_sample
 from hide_and_seek_tf.data.synthetic_sequences import load_synthetic_sequences
 from hide_and_seek_tf.data.video_features import DEFAULT_NUM_STEPS, load_video_features
@@ -130,14 +131,7 @@ def batch_sequences(ds: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
 
 def check_sequence_spec(ds: Any, name: str = "ds") -> None:
     """Raises TypeError unless `ds` yields unbatched sequence element dicts (see module docstring)."""
-    if not isinstance(ds, tf.data.Dataset):
-        raise TypeError(f"`{name}` must be a tf.data.Dataset. Received: {name}={ds!r}")
-    spec = ds.element_spec
-    if not isinstance(spec, dict) or not set(SEQUENCE_KEYS) <= set(spec):
-        raise TypeError(
-            f"`{name}` must yield dicts with keys {list(SEQUENCE_KEYS)} (from `load_sequences`). "
-            f"Received: element_spec={spec!r}"
-        )
+    spec = check_dict_dataset(ds, name, SEQUENCE_KEYS, "load_sequences")
     if spec["features"].shape.rank != 2:
         raise TypeError(
             f"`{name}` must be unbatched: 'features' of rank 2 (T, D). "

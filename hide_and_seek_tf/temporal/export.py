@@ -32,7 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from hide_and_seek_tf.export import WARMUP_FILE, warmup_record, write_version
+from hide_and_seek_tf.export import warmup_record, write_version, write_warmup_file
 from hide_and_seek_tf.temporal.localization import PAPER_CAM_THRESHOLD, _check_threshold
 from hide_and_seek_tf.temporal.model import temporal_class_activation_maps
 from hide_and_seek_tf.training.run_dir import SERVING_DIR, load_run, locked_run
@@ -186,11 +186,8 @@ def export_temporal(
         )
         archive.write_out(str(staging), verbose=False)
         if warmup:
-            path = staging / WARMUP_FILE
-            path.parent.mkdir(parents=True, exist_ok=True)
             zeros = np.zeros((1, warmup_steps, server.feature_dim), np.float32)
-            with tf.io.TFRecordWriter(str(path)) as writer:
-                writer.write(warmup_record(zeros, input_name="features"))
+            write_warmup_file(staging, [warmup_record(zeros, input_name="features")])
 
     return write_version(out, version, write)
 

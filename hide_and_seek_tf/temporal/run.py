@@ -61,11 +61,10 @@ from hide_and_seek_tf.temporal.model import (
 from hide_and_seek_tf.training.callbacks import EpochSummaries, RunRecorder, resumed_seed
 from hide_and_seek_tf.training.config import PAPER_FINAL_LR_FACTOR
 from hide_and_seek_tf.training.loop import fit_resuming
-from hide_and_seek_tf.training.records import _versions, history_csv
+from hide_and_seek_tf.training.records import _versions, write_run_start
 from hide_and_seek_tf.training.run_dir import (
     CONFIG_FILE,
     EVAL_DIR,
-    HISTORY_FILE,
     LOGS_DIR,
     MEAN_FILE,
     MODEL_FILE,
@@ -245,10 +244,7 @@ def _train_into(
             "Resuming %s at epoch %d, step %d of %d (global step %d).",
             run_dir, start_epoch + 1, start_step, steps, global_step,
         )  # fmt: skip
-    write_json_atomic(run_dir / CONFIG_FILE, _run_record(config, info, steps))
-    write_json_atomic(run_dir / MEAN_FILE, stats)
-    if state:  # drop rows of epochs that will be redone
-        write_text_atomic(run_dir / HISTORY_FILE, history_csv(history))
+    write_run_start(run_dir, _run_record(config, info, steps), stats, history if state else None)
     logger.info(
         "Training the temporal classifier on %s (%d classes, %d videos of %d steps, D=%d), %s, "
         "for %d epochs of %d steps; run directory: %s",

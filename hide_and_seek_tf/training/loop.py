@@ -18,8 +18,6 @@ import tensorflow as tf
 from hide_and_seek_tf._io import (
     DirectoryInUseError,
     save_model_atomic,
-    write_json_atomic,
-    write_text_atomic,
 )
 from hide_and_seek_tf.data import load_dataset, make_pipeline
 from hide_and_seek_tf.dataset_mean import dataset_statistics
@@ -28,12 +26,9 @@ from hide_and_seek_tf.models import build_model, check_model_choice
 from hide_and_seek_tf.training.callbacks import EpochSummaries, RunRecorder, resumed_seed
 from hide_and_seek_tf.training.config import TrainConfig
 from hide_and_seek_tf.training.optimizers import make_optimizer
-from hide_and_seek_tf.training.records import _run_record, history_csv
+from hide_and_seek_tf.training.records import _run_record, write_run_start
 from hide_and_seek_tf.training.run_dir import (
-    CONFIG_FILE,
-    HISTORY_FILE,
     LOGS_DIR,
-    MEAN_FILE,
     MODEL_FILE,
     _check_run_dir,
     epochs_done,
@@ -307,10 +302,8 @@ def _train_into(
                 run_dir, start_epoch + 1, start_step, steps, global_step,
             )  # fmt: skip
         if chief:  # the first bytes of a new run: data and model have loaded and built
-            write_json_atomic(write_dir / CONFIG_FILE, _run_record(config, info, strategy))
-            write_json_atomic(write_dir / MEAN_FILE, stats)
-            if config.resume:  # drop rows of epochs that will be redone
-                write_text_atomic(write_dir / HISTORY_FILE, history_csv(history))
+            record = _run_record(config, info, strategy)
+            write_run_start(write_dir, record, stats, history if config.resume else None)
         logger.info(
             "Training %s on %s (%d classes, %d images of %dx%d) for %d epochs of %d steps "
             "on %d replica(s); run directory: %s",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -13,8 +14,10 @@ import numpy as np
 import tensorflow as tf
 
 import hide_and_seek_tf
+from hide_and_seek_tf._io import write_json_atomic, write_text_atomic
 from hide_and_seek_tf.data.checks import data_checks_record
 from hide_and_seek_tf.training.config import TrainConfig
+from hide_and_seek_tf.training.run_dir import CONFIG_FILE, HISTORY_FILE, MEAN_FILE
 
 
 def _versions() -> dict[str, str]:
@@ -59,4 +62,16 @@ def history_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-__all__ = ["history_csv"]
+def write_run_start(
+    run_dir: Path, record: dict[str, Any], stats: dict[str, Any], kept_history: list | None
+) -> None:
+    """The first files of a run, once its data and model have loaded: config.json (`record`) and
+    dataset_mean.json (`stats`); a resumed run (`kept_history` not None) also rewrites history.csv
+    to the rows it keeps, dropping those of epochs that will be redone."""
+    write_json_atomic(run_dir / CONFIG_FILE, record)
+    write_json_atomic(run_dir / MEAN_FILE, stats)
+    if kept_history is not None:
+        write_text_atomic(run_dir / HISTORY_FILE, history_csv(kept_history))
+
+
+__all__ = ["history_csv", "write_run_start"]

@@ -1,16 +1,20 @@
 """A temporal training process killed with SIGKILL resumes from its saved state, as image runs do
 (the same run directory machinery); a resume with other settings is refused."""
 
-import signal
 import subprocess
 import sys
-import time
 
 import keras
 import pytest
 
 from hide_and_seek_tf.temporal import TemporalConfig, train_temporal
-from tests.training.test_train_kill_resume import REPO, _env, _history, _state
+from tests.training.test_train_kill_resume import (
+    REPO,
+    _env,
+    _history,
+    _state,
+    _train_then_sigkill,
+)
 
 STEPS = 8  # 96 videos / batch 12
 EPOCHS = 12
@@ -28,25 +32,8 @@ def _train_cmd(run_dir, *extra):
 @pytest.mark.timeout(180)
 def test_sigkill_after_an_epoch_then_resume_finishes_without_redoing_epochs(tmp_path):
     run_dir = tmp_path / "run"
-    log = (tmp_path / "first.log").open("w")
-    proc = subprocess.Popen(
-        _train_cmd(run_dir), cwd=REPO, env=_env(tmp_path), stdout=log, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        state = _state(run_dir)
-        if state and state["epoch"] >= 1:  # the first epoch's state is saved
-            break
-        time.sleep(0.01)
-    assert proc.poll() is None, (
-        f"training ended before it could be killed:\n{(tmp_path / 'first.log').read_text()}"
-    )
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    log.close()
-    assert proc.returncode == -signal.SIGKILL
-    assert not (run_dir / "model.keras").exists()
-
+    # Kill once the first epoch's state is saved.
+    _train_then_sigkill(_train_cmd(run_dir), run_dir, tmp_path, lambda state: state["epoch"] >= 1)
     killed = _state(run_dir)  # the state the restart sees
     done_epochs, done_steps = divmod(killed["global_step"], STEPS)
     assert 1 <= done_epochs < EPOCHS

@@ -43,29 +43,38 @@ def _history(run_dir):
         return list(csv.DictReader(f))
 
 
+def _train_then_sigkill(cmd, run_dir, tmp_path, ready):
+    """Starts `cmd` (logging to tmp_path/first.log) and kills it with SIGKILL once `ready(state)`
+    holds for its saved state; returns that state. Asserts it was killed, not finished."""
+    log_path = tmp_path / "first.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=_env(tmp_path), stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 120
+        state = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            state = _state(run_dir)
+            if state and ready(state):
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, (
+            f"training ended before it could be killed:\n{log_path.read_text()}"
+        )
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (run_dir / "model.keras").exists()
+    return state
+
+
 @pytest.mark.timeout(180)
 def test_sigkill_mid_epoch_then_resume_finishes_without_redoing_epochs(tmp_path):
     run_dir = tmp_path / "run"
-    log = (tmp_path / "first.log").open("w")
-    proc = subprocess.Popen(
-        _train_cmd(run_dir), cwd=REPO, env=_env(tmp_path), stdout=log, stderr=subprocess.STDOUT
-    )
     # Kill once an epoch is done and a backup inside the next epoch exists.
-    deadline = time.monotonic() + 120
-    state = None
-    while time.monotonic() < deadline and proc.poll() is None:
-        state = _state(run_dir)
-        if state and state["epoch"] >= 1 and state["step"] > 0:
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, (
-        f"training ended before it could be killed:\n{(tmp_path / 'first.log').read_text()}"
+    state = _train_then_sigkill(
+        _train_cmd(run_dir), run_dir, tmp_path, lambda s: s["epoch"] >= 1 and s["step"] > 0
     )
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    log.close()
-    assert proc.returncode == -signal.SIGKILL
-    assert not (run_dir / "model.keras").exists()
 
     killed = _state(run_dir)  # the state the restart will see (may be a little past `state`)
     assert killed["global_step"] >= state["global_step"]
