@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -35,6 +36,23 @@ def hide_images_entry(data: Mapping[str, Any], hide: Callable[[Any], Any]) -> di
 def is_tf_graph_tensor(inputs: Any) -> bool:
     """A symbolic TensorFlow tensor (in a `tf.data` map or a `tf.function`)."""
     return isinstance(inputs, tf.Tensor) and not tf.executing_eagerly()
+
+
+class AugmentationLayer(keras.layers.Layer):
+    """A training-only hiding layer's entry point: Keras 3's augmentation dict (its "images" hidden),
+    a TF graph tensor under another backend (`tf.data` under JAX or PyTorch: `_call_tf_graph`,
+    since Keras's conversion of the inputs to the backend would fail there), else `Layer.__call__`."""
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(inputs, Mapping):
+            return hide_images_entry(inputs, lambda images: self(images, *args, **kwargs))
+        if keras.config.backend() != "tensorflow" and is_tf_graph_tensor(inputs):
+            training = kwargs.get("training", args[0] if args else None)
+            return self._call_tf_graph(inputs, training)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _call_tf_graph(self, inputs: tf.Tensor, training: bool | None) -> tf.Tensor:
+        raise NotImplementedError
 
 
 class TFSeedState:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -20,18 +20,14 @@ from hide_and_seek_tf.hiding import (
     validate_hide_prob,
     validate_patch_sizes,
 )
-from hide_and_seek_tf.layers._common import (
-    TFSeedState,
-    hide_images_entry,
-    is_tf_graph_tensor,
-)
+from hide_and_seek_tf.layers._common import AugmentationLayer, TFSeedState
 
 #: `fill_value` that fills with the layer's running per-channel mean of its training inputs.
 RUNNING_MEAN = "running_mean"
 
 
 @keras.saving.register_keras_serializable(package="hide_and_seek_tf")
-class HideAndSeek(keras.layers.Layer):
+class HideAndSeek(AugmentationLayer):
     """Hides random grid cells of each training image (or feature map) with a fill value.
 
     Exactly `hide_patches`'s semantics on every Keras backend (TensorFlow, JAX, PyTorch): each image
@@ -167,16 +163,6 @@ class HideAndSeek(keras.layers.Layer):
             )
 
     # === Calling ===
-    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(inputs, Mapping):  # Keras 3's augmentation dict: the images, as a tensor
-            return hide_images_entry(inputs, lambda images: self(images, *args, **kwargs))
-        if keras.config.backend() != "tensorflow" and is_tf_graph_tensor(inputs):
-            # A TF graph under another backend: tf.data. Keras's own conversion of the inputs to
-            # the backend would fail there, so this path skips it and computes in TensorFlow.
-            training = kwargs.get("training", args[0] if args else None)
-            return self._call_tf_graph(inputs, training)
-        return super().__call__(inputs, *args, **kwargs)
-
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         _check_rank(inputs.shape)
         if not training:

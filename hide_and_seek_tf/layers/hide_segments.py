@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -14,15 +14,11 @@ from hide_and_seek_tf.hiding import (
     validate_hide_prob,
     validate_segment_length,
 )
-from hide_and_seek_tf.layers._common import (
-    TFSeedState,
-    hide_images_entry,
-    is_tf_graph_tensor,
-)
+from hide_and_seek_tf.layers._common import AugmentationLayer, TFSeedState
 
 
 @keras.saving.register_keras_serializable(package="hide_and_seek_tf")
-class HideSegments(keras.layers.Layer):
+class HideSegments(AugmentationLayer):
     """Hides random temporal segments of each training sequence with `fill_value` (paper, section 3.2).
 
     Identity unless called with `training=True` (as `fit` does): `predict`, `evaluate` and saved models see
@@ -67,17 +63,11 @@ class HideSegments(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._tf_seed = TFSeedState()
 
-    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(inputs, Mapping):  # Keras 3's augmentation dict: sequences under "images"
-            return hide_images_entry(inputs, lambda sequences: self(sequences, *args, **kwargs))
-        if keras.config.backend() != "tensorflow" and is_tf_graph_tensor(inputs):
-            # tf.data under JAX or PyTorch: Keras would convert the TF graph tensor to the backend.
-            training = kwargs.get("training", args[0] if args else None)
-            if not training:
-                return inputs
-            initial = keras.ops.convert_to_numpy(self.seed_generator.state.value)
-            return self._hide(inputs, self._tf_seed.next(initial))
-        return super().__call__(inputs, *args, **kwargs)
+    def _call_tf_graph(self, inputs: tf.Tensor, training: bool | None) -> tf.Tensor:
+        if not training:
+            return inputs
+        initial = keras.ops.convert_to_numpy(self.seed_generator.state.value)
+        return self._hide(inputs, self._tf_seed.next(initial))
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         if not training:
