@@ -40,6 +40,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf  # the data pipeline is tf.data whatever the Keras backend
 
 from hide_and_seek_tf import plotting
 from hide_and_seek_tf._io import replaced_dir, write_json_atomic, write_text_atomic
@@ -224,8 +225,6 @@ def _fit_train_box(
     protocol: str = "paper",
     load_size: Any = "image_size",
 ) -> tuple[list[int], int]:
-    import tensorflow as tf  # the data pipeline is tf.data whatever the Keras backend
-
     ds, info = _load_data(
         config,
         data,
