@@ -153,6 +153,18 @@ def test_many_thresholds_and_duplicates():
     np.testing.assert_array_equal(got, reference_boxes(cams, thresholds, "all", 3))
 
 
+def test_the_first_of_all_components_is_the_largest_box():
+    # Evaluation takes "largest" from "all" (one component search per batch): same order and
+    # tie-break, with ties made likely by a coarse random grid, and empty maps (max < 0) alike.
+    rng = np.random.default_rng(5)
+    cams = np.round(rng.random((48, 10, 10)), 1).astype(np.float32)
+    cams[:4] = -1.0
+    thresholds = np.linspace(0, 1, 21)
+    largest = cams_to_boxes(cams, thresholds, mode="largest").numpy()
+    every = cams_to_boxes(cams, thresholds, mode="all", max_components=4).numpy()
+    np.testing.assert_array_equal(every[..., 0, :], largest)
+
+
 def test_threshold_order_is_kept():
     rng = np.random.default_rng(4)
     cams = _blobs(rng, 20, 16, 16)

@@ -87,8 +87,8 @@ def paper_box_ious(
     Returns:
         (largest (B, T, 4) int32, iou (B, T), any_iou (B, T)), as `wsol_box_ious`.
     """
-    largest = cams_to_boxes(cams, thresholds, mode="largest").numpy()
     every = cams_to_boxes(cams, thresholds, mode="all", max_components=max_components).numpy()
+    largest = every[..., 0, :]  # "all" is ordered as "largest" chooses: one component search
     any_iou = best_iou(every, gt_boxes).max(axis=-1, initial=0.0)
     return largest.astype(np.int32), best_iou(largest, gt_boxes), any_iou
 
