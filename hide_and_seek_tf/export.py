@@ -48,7 +48,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from hide_and_seek_tf._checks import positive_int
+from hide_and_seek_tf._checks import is_int, positive_int
 from hide_and_seek_tf._io import locked_dir, make_dir_mode_normal
 from hide_and_seek_tf.boxes import cams_to_boxes
 from hide_and_seek_tf.cam import class_activation_maps
@@ -65,9 +65,8 @@ from hide_and_seek_tf.models.registry import paper_threshold
 from hide_and_seek_tf.temporal.config import is_temporal_run
 from hide_and_seek_tf.training.run_dir import SERVING_DIR, load_run, locked_run
 
-# Leading bytes of the formats tf.io.decode_image reads, in `_FORMATS` order (GIF twice).
+# Leading bytes of the formats tf.io.decode_image reads: JPEG, PNG, GIF (two versions), BMP.
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
-_FORMATS = ("jpeg", "png", "gif", "gif", "bmp")
 #: Default `max_image_pixels`: 64 megapixels, above the 48-61 MP of today's phone and full-frame
 #: camera photos (the largest ILSVRC val image has 21.5 MP), far below a decompression bomb.
 MAX_IMAGE_PIXELS = 64_000_000
@@ -282,8 +281,7 @@ def serving_options(
     longest_input = max(int(d) for d in model.input_shape[1:3])
     if threshold is None:
         threshold = paper_threshold(model.name)
-    if top_k is None:
-        top_k = min(5, num_classes)
+    top_k = serving_top_k(top_k, num_classes)
     if cam_size is None:
         sides = head.features.shape[1:3]
         cam_size = max(sides) if None not in sides else min(14, longest_input)
@@ -293,11 +291,6 @@ def serving_options(
         or not (0.0 <= threshold <= 1.0)
     ):
         raise ValueError(f"`threshold` must be in [0, 1]. Received: threshold={threshold!r}")
-    if not _int_in(top_k, 1, num_classes):
-        raise ValueError(
-            f"`top_k` must be in [1, {num_classes}] for this {num_classes}-class model. "
-            f"Received: top_k={top_k!r}"
-        )
     if not _int_in(cam_size, 1, longest_input):
         height, width = model.input_shape[1:3]
         raise ValueError(
@@ -307,9 +300,28 @@ def serving_options(
     return float(threshold), int(top_k), int(cam_size)
 
 
+def serving_top_k(top_k: int | None, num_classes: int) -> int:
+    """How many classes a served model returns: `top_k` checked, None -> min(5, num_classes)."""
+    top_k = min(5, num_classes) if top_k is None else top_k
+    if not _int_in(top_k, 1, num_classes):
+        raise ValueError(
+            f"`top_k` must be in [1, {num_classes}] for this {num_classes}-class model. "
+            f"Received: top_k={top_k!r}"
+        )
+    return int(top_k)
+
+
+def check_class_names(class_names: Sequence[str], num_classes: int) -> None:
+    """Raises ValueError unless `class_names` has one name per class of the served model."""
+    if len(class_names) != num_classes:
+        raise ValueError(
+            f"`class_names` must have one name per class ({num_classes}). "
+            f"Received: {len(class_names)} names"
+        )
+
+
 def _int_in(value: Any, low: int, high: int) -> bool:
-    integer = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    return integer and low <= value <= high
+    return is_int(value) and low <= value <= high
 
 
 class CamServer:
@@ -359,11 +371,7 @@ class CamServer:
                 f"The model must have a fixed input size to be exported. Received: "
                 f"model.input_shape={model.input_shape}"
             )
-        if len(class_names) != num_classes:
-            raise ValueError(
-                f"`class_names` must have one name per class ({num_classes}). "
-                f"Received: {len(class_names)} names"
-            )
+        check_class_names(class_names, num_classes)
         threshold, top_k, cam_size = serving_options(model, head, threshold, top_k, cam_size)
         check_preprocessing(preprocessing)
         self.max_image_pixels = positive_int(max_image_pixels, "max_image_pixels")

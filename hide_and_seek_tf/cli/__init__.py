@@ -88,5 +88,11 @@ def import_tensorflow() -> None:
                 sys.stderr.flush()
 
 
+def parse_classes(text: str) -> int | tuple[str, ...]:
+    """`--classes`: "K" (the first K classes) or a comma-separated list of class ids."""
+    text = text.strip()
+    return int(text) if text.isdigit() else tuple(c for c in text.split(",") if c)
+
+
 #: Keras backends `--backend` accepts.
 BACKENDS = ("tensorflow", "jax", "torch")

@@ -19,7 +19,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from hide_and_seek_tf.cli import import_tensorflow
+from hide_and_seek_tf.cli import import_tensorflow, parse_classes
 from hide_and_seek_tf.data.sources import DataSpec
 
 
@@ -65,10 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TypeError, ValueError) as err:
         print(f"hide-and-seek-data: error: {err}", file=sys.stderr)
         return 2
-    classes = None
-    if args.classes:
-        text = args.classes.strip()
-        classes = int(text) if text.isdigit() else [c for c in text.split(",") if c]
+    classes = parse_classes(args.classes) if args.classes else None
     import_tensorflow()
     # deferred: loads TensorFlow, once the arguments are checked (see hide_and_seek_tf.cli)
     from hide_and_seek_tf.data.check_report import run_check

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hide_and_seek_tf._io import DirectoryInUseError
-from hide_and_seek_tf.cli import import_tensorflow
+from hide_and_seek_tf.cli import import_tensorflow, parse_classes
 from hide_and_seek_tf.temporal.config import TemporalConfig
 from hide_and_seek_tf.temporal.localization import PAPER_CAM_THRESHOLD
 from hide_and_seek_tf.training.run_dir import EVAL_DIR, MODEL_FILE
@@ -44,8 +44,7 @@ def temporal_config_from_args(args: argparse.Namespace, saved: dict[str, Any]) -
     if args.data is not None:
         values["data"] = ":".join(args.data)  # "video-features PATH" reads as "video-features:PATH"
     if args.classes is not None:
-        text = args.classes.strip()
-        values["classes"] = int(text) if text.isdigit() else tuple(c for c in text.split(",") if c)
+        values["classes"] = parse_classes(args.classes)
     if args.num_images is not None:
         values["num_videos"] = args.num_images
     for name in (

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from hide_and_seek_tf._io import DirectoryInUseError
-from hide_and_seek_tf.cli import BACKENDS, import_tensorflow
+from hide_and_seek_tf.cli import BACKENDS, import_tensorflow, parse_classes
 from hide_and_seek_tf.cli import temporal as temporal_cli
 from hide_and_seek_tf.data.sources import SOURCES, spec_forms
 from hide_and_seek_tf.models.contract import POOLINGS
@@ -64,10 +64,6 @@ def _data_spec(values: list[str]) -> str:
     raise ValueError(
         f"`--data` must be one of {spec_forms()} (or KIND PATH). Received: --data {' '.join(values)}"
     )
-
-
-def _classes(text: str) -> int | tuple[str, ...]:
-    return int(text) if text.strip().isdigit() else tuple(c for c in text.split(",") if c)
 
 
 def _image_size(text: str) -> tuple[int, int]:
@@ -244,7 +240,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.data is not None:
         given["data"] = _data_spec(args.data)
     if args.classes is not None:
-        given["classes"] = _classes(args.classes)
+        given["classes"] = parse_classes(args.classes)
     if args.image_size is not None:
         given["image_size"] = _image_size(args.image_size)
     if args.hide_patch_sizes is not None:

@@ -32,7 +32,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from hide_and_seek_tf.export import warmup_record, write_version, write_warmup_file
+from hide_and_seek_tf.export import (
+    check_class_names,
+    serving_top_k,
+    warmup_record,
+    write_version,
+    write_warmup_file,
+)
 from hide_and_seek_tf.temporal.localization import PAPER_CAM_THRESHOLD, _check_threshold
 from hide_and_seek_tf.temporal.model import temporal_class_activation_maps
 from hide_and_seek_tf.training.run_dir import SERVING_DIR, load_run, locked_run
@@ -94,20 +100,10 @@ class TemporalServer:
         top_k: int | None = None,
     ) -> None:
         num_classes = int(model.output_shape[-1])
-        if len(class_names) != num_classes:
-            raise ValueError(
-                f"`class_names` must have one name per class ({num_classes}). "
-                f"Received: {len(class_names)} names"
-            )
+        check_class_names(class_names, num_classes)
         self.threshold = _check_threshold(PAPER_CAM_THRESHOLD if threshold is None else threshold)
-        top_k = min(5, num_classes) if top_k is None else top_k
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= num_classes:
-            raise ValueError(
-                f"`top_k` must be in [1, {num_classes}] for this {num_classes}-class model. "
-                f"Received: top_k={top_k!r}"
-            )
         self.model = model
-        self.top_k = top_k
+        self.top_k = serving_top_k(top_k, num_classes)
         self.feature_dim = int(model.input_shape[-1])
         self.class_names = tf.constant(list(class_names))
         self.predict_features = tf.function(

@@ -92,6 +92,10 @@ def _load(config: TemporalConfig, split: str, num_videos: int | None):
     )
 
 
+def _features_and_targets(element: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+    return element["features"], _targets(element["labels"])
+
+
 def _targets(labels: tf.Tensor) -> tf.Tensor:
     # Softmax over classes: a video of several classes (THUMOS14 CliffDiving + Diving) splits its mass.
     return labels / tf.maximum(tf.reduce_sum(labels, axis=-1, keepdims=True), 1.0)
@@ -114,9 +118,7 @@ def train_pipeline(
     if cache:
         ds = ds.cache()
     ds = ds.shuffle(num_videos, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(lambda e: (e["features"], _targets(e["labels"]))).batch(
-        config.batch_size, drop_remainder=True
-    )
+    ds = ds.map(_features_and_targets).batch(config.batch_size, drop_remainder=True)
     if config.hides:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         fill = mean.astype(np.float32)
@@ -214,7 +216,7 @@ def _train_into(
     if config.validation:
         val_ds, _ = _load(config, config.val_split, None)
         val_batches = (
-            val_ds.map(lambda e: (e["features"], _targets(e["labels"])))
+            val_ds.map(_features_and_targets)
             .batch(config.batch_size)
             .cache()
             .prefetch(tf.data.AUTOTUNE)

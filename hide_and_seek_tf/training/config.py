@@ -339,13 +339,18 @@ class TrainConfig(JsonConfig):
         value = getattr(self, name)
         return RECIPES[self.schedule][name] if value is None else value
 
+    @property
+    def hides(self) -> bool:
+        """True when training hides patches (Hide-and-Seek), False for plain GAP."""
+        return any(self.hide_patch_sizes) and self.hide_prob > 0
+
     def default_run_dir(self, now: datetime.datetime | None = None) -> str:
         """runs/<data>-<model>-<has|gap>-<YYYYmmdd-HHMMSS>: the run directory when `run_dir` is None."""
         stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
         spec = self.data_spec
         kind, arg = spec.kind, spec.arg
         name = kind if arg is None else f"{kind}-{Path(arg).name.split('.')[0] or kind}"
-        hiding = "has" if any(self.hide_patch_sizes) and self.hide_prob > 0 else "gap"
+        hiding = "has" if self.hides else "gap"
         return f"runs/{name}-{self.model}-{hiding}-{stamp}"
 
     def resolve(

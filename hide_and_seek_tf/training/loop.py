@@ -286,7 +286,7 @@ def _train_into(
         )
         # The model that is saved; `fit` may train it behind a hiding layer.
         trained = model
-        if config.hide_in == "model" and any(config.hide_patch_sizes) and config.hide_prob > 0:
+        if config.hide_in == "model" and config.hides:
             model = _behind_hiding_layer(model, config, mean, seed)
         model.compile(
             optimizer=make_optimizer(config, config.epochs * steps),
