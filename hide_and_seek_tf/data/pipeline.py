@@ -242,24 +242,25 @@ def make_pipeline(
     autotune = tf.data.AUTOTUNE
     with_source = source_boxes and not training
 
-    def keep_source(e):
-        source = pad_element_boxes(e, max_boxes)["boxes"]
-        return {**e, "source_size": tf.shape(e["image"])[:2], "source_boxes": source}
-
-    if with_source:
-        ds = ds.map(keep_source, num_parallel_calls=autotune)
-    ds = ds.map(lambda e: resize_element(e, size), num_parallel_calls=autotune)
     with_boxes = not training or return_boxes
     if with_boxes:
-        ds = ds.map(lambda e: pad_element_boxes(e, max_boxes), num_parallel_calls=autotune)
         keys = ("image", "label", "boxes", "id")
         keys += ("source_size", "source_boxes") if with_source else ()
     else:
         keys = ("image", "label")
-    ds = ds.map(
-        lambda e: {k: tf.cast(e[k], tf.int32) if k == "label" else e[k] for k in keys},
-        num_parallel_calls=autotune,
-    )
+
+    def prepare(e):  # one map per element: tf.data does not fuse maps by default
+        source = {}
+        if with_source:  # the boxes as annotated, for protocols that score in source pixels
+            source_boxes = pad_element_boxes(e, max_boxes)["boxes"]
+            source = {"source_size": tf.shape(e["image"])[:2], "source_boxes": source_boxes}
+        e = resize_element(e, size)
+        if with_boxes:
+            e = pad_element_boxes(e, max_boxes)
+        e = {**e, **source}
+        return {k: tf.cast(e[k], tf.int32) if k == "label" else e[k] for k in keys}
+
+    ds = ds.map(prepare, num_parallel_calls=autotune)
     if cache:
         ds = ds.cache("" if cache is True else cache)
 
