@@ -498,3 +498,21 @@ def choose_fixed_box(
         if not improved:
             break
     return [int(v) for v in box]
+
+
+# === Box-size bins (the evaluation's size breakdown, the data check's box areas) ===
+#: Edges of the ground-truth box area bins, as a fraction of the image: [0, .25), [.25, .5),
+#: [.5, .75), [.75, 1] (the last bin is closed).
+SIZE_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def size_bin(area_fraction: np.ndarray, edges: Sequence[float] = SIZE_BINS) -> np.ndarray:
+    """Bin index of each area fraction: [e0, e1) -> 0, ..., [e_{k-1}, e_k] -> k - 1."""
+    inner = np.asarray(edges[1:-1], np.float64)
+    return np.digitize(np.asarray(area_fraction, np.float64), inner, right=False)
+
+
+def size_bin_label(value_range: Sequence[float]) -> str:
+    """A size bin's range as written in tables: "[0.25, 0.5)", the last bin closed "[0.75, 1]"."""
+    lo, hi = value_range
+    return f"[{lo:g}, {hi:g}{']' if hi >= 1 else ')'}"

@@ -3,7 +3,7 @@
 For each split it loads the split as training would (every image's header read, boxes checked:
 `hide_and_seek_tf.data.checks`), with unreadable images counted instead of stopping the scan,
 and reports: images, classes, boxes per image, box areas in the evaluation's size bins
-(`protocol.SIZE_BINS`, the fraction of the image a box covers), clipped boxes, the images by
+(`metrics.SIZE_BINS`, the fraction of the image a box covers), clipped boxes, the images by
 format and colour model (grayscale, CMYK, PNG), unreadable files and the largest image. Sources
 whose files are not scanned (TFDS, synthetic data) are iterated instead (decoded images).
 
@@ -25,9 +25,7 @@ from hide_and_seek_tf.data.checks import scan_progress
 from hide_and_seek_tf.data.csv_source import read_csv_table
 from hide_and_seek_tf.data.sources import DataSpec, load_dataset
 from hide_and_seek_tf.data.wsol import read_wsol_metadata
-
-#: Box-area bins: the evaluation's size breakdown (`protocol.SIZE_BINS`, kept equal by a test).
-SIZE_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
+from hide_and_seek_tf.metrics import SIZE_BINS, size_bin, size_bin_label
 
 
 @dataclasses.dataclass
@@ -62,12 +60,6 @@ def default_splits(spec: DataSpec) -> list[str]:
         return [n for n in names if n not in ("train_holdout", "train_minus_holdout")]
     validation = spec.validation_split
     return ["train"] + ([validation] if validation else [])
-
-
-def size_bins(fractions: np.ndarray, edges: Sequence[float] = SIZE_BINS) -> list[int]:
-    """Counts of `fractions` per bin [e0, e1), ..., [e_{k-1}, e_k] (as `protocol.size_bin`)."""
-    index = np.digitize(np.asarray(fractions, np.float64), np.asarray(edges[1:-1]), right=False)
-    return [int(np.count_nonzero(index == k)) for k in range(len(edges) - 1)]
 
 
 def check_split(
@@ -143,11 +135,9 @@ def format_split(report: SplitReport) -> str:
             f"  boxes: {boxes:,} ({boxes / len(counts):.2f} per image, max {counts.max()}); "
             f"images by box count {{{shown}{more}}}"
         )
-    bins = size_bins(report.area_fractions)
-    labels = [
-        f"[{lo:g}, {hi:g}{']' if k == len(bins) - 1 else ')'}"
-        for k, (lo, hi) in enumerate(zip(SIZE_BINS[:-1], SIZE_BINS[1:], strict=True))
-    ]
+    # The evaluation's size breakdown bins, so the two reports line up.
+    bins = np.bincount(size_bin(report.area_fractions), minlength=len(SIZE_BINS) - 1)
+    labels = [size_bin_label(r) for r in zip(SIZE_BINS[:-1], SIZE_BINS[1:], strict=True)]
     lines.append(
         "  box area / image area: "
         + ", ".join(f"{label} {n:,}" for label, n in zip(labels, bins, strict=True))

@@ -14,10 +14,15 @@ import numpy as np
 from hide_and_seek_tf.evaluation.baselines import whole_image_box
 from hide_and_seek_tf.evaluation.scoring import SplitScores
 from hide_and_seek_tf.evaluation.thresholds import threshold_index
-from hide_and_seek_tf.metrics import best_iou, box_iou, localization_metrics, valid_boxes
+from hide_and_seek_tf.metrics import (
+    SIZE_BINS,
+    best_iou,
+    box_iou,
+    localization_metrics,
+    size_bin,
+    valid_boxes,
+)
 
-#: [.5, .75), [.75, 1] (the last bin is closed).
-SIZE_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: How an image with several ground-truth boxes is binned (recorded in metrics.json).
 BINNED_BY = (
     "the area (inclusive pixels, as a fraction of the image) of the ground-truth box that the "
@@ -86,12 +91,6 @@ def scored_gt_box(pred_boxes: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:
     iou = box_iou(np.asarray(pred_boxes, np.float64)[:, None, :], gt)  # (N, G)
     index = np.where(iou.max(axis=1) > 0, iou.argmax(axis=1), box_area(gt).argmax(axis=1))
     return np.take_along_axis(gt, index[:, None, None], axis=1)[:, 0]
-
-
-def size_bin(area_fraction: np.ndarray, edges: Sequence[float] = SIZE_BINS) -> np.ndarray:
-    """Bin index of each area fraction: [e0, e1) -> 0, ..., [e_{k-1}, e_k] -> k - 1."""
-    inner = np.asarray(edges[1:-1], np.float64)
-    return np.digitize(np.asarray(area_fraction, np.float64), inner, right=False)
 
 
 def per_image_table(

@@ -9,6 +9,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from hide_and_seek_tf.metrics import size_bin_label
+
 # ----------------------------------------------------------------------------------------------
 # Reports
 # ----------------------------------------------------------------------------------------------
@@ -66,12 +68,6 @@ def markdown_table(
             )
         lines.append("| " + " | ".join(str(cell) for cell in row) + " |")
     return "\n".join(lines)
-
-
-def size_bin_label(value_range: Sequence[float]) -> str:
-    """A size bin's range as written in tables: "[0.25, 0.5)", the last bin closed "[0.75, 1]"."""
-    lo, hi = value_range
-    return f"[{lo:g}, {hi:g}{']' if hi >= 1 else ')'}"
 
 
 def breakdown_markdown(evaluations: dict[str, dict[str, Any]]) -> str:
