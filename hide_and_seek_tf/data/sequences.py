@@ -28,10 +28,17 @@ import tensorflow as tf
 
 from hide_and_seek_tf.data.elements import check_dict_dataset
 from hide_and_seek_tf.data.sequence_elements import SEQUENCE_KEYS, SequenceInfo, uniform_sample
+from hide_and_seek_tf.data.sources import DataSpec, spec_forms
 from hide_and_seek_tf.data.synthetic_sequences import load_synthetic_sequences
 from hide_and_seek_tf.data.video_features import DEFAULT_NUM_STEPS, load_video_features
 
-SEQUENCE_KINDS = ("synthetic-sequences", "video-features:PATH")
+
+def _sequence_spec(spec: Any) -> DataSpec:
+    """`spec` parsed; TypeError / ValueError naming it unless it is of a feature-sequence kind."""
+    parsed = DataSpec.parse(spec, name="data", forms=False)
+    if parsed.source.images:
+        raise ValueError(f"`data` must be one of {spec_forms(False)}. Received: data={spec!r}")
+    return parsed
 
 
 def parse_sequence_spec(spec: Any) -> tuple[str, str | None]:
@@ -40,20 +47,12 @@ def parse_sequence_spec(spec: Any) -> tuple[str, str | None]:
     Raises:
         TypeError / ValueError: `spec` is neither, naming it.
     """
-    if not isinstance(spec, str):
-        raise TypeError(
-            f"`data` must be a string, one of {list(SEQUENCE_KINDS)}. Received: data={spec!r}"
-        )
-    if spec == "synthetic-sequences":
-        return spec, None
-    kind, sep, arg = spec.partition(":")
-    if sep and kind == "video-features" and arg.strip():
-        return kind, arg
-    raise ValueError(f"`data` must be one of {list(SEQUENCE_KINDS)}. Received: data={spec!r}")
+    parsed = _sequence_spec(spec)
+    return parsed.kind, parsed.arg
 
 
 def load_sequences(
-    spec: str,
+    spec: str | DataSpec,
     split: str,
     *,
     num_steps: int | None = None,
@@ -80,13 +79,13 @@ def load_sequences(
     Raises:
         ValueError / TypeError: a bad spec or option; FileNotFoundError: missing video-feature files.
     """
-    kind, arg = parse_sequence_spec(spec)
-    if kind == "synthetic-sequences":
+    parsed = _sequence_spec(spec)
+    if parsed.kind == "synthetic-sequences":
         return load_synthetic_sequences(
             split, num_videos=num_videos, num_steps=num_steps, classes=classes, seed=seed
         )
     return load_video_features(
-        arg,
+        parsed.arg,
         split,
         num_steps=DEFAULT_NUM_STEPS if num_steps is None else num_steps,
         classes=classes,
@@ -106,7 +105,7 @@ def load_sequence_spec(
             f"max_per_class={options.get('max_per_class')!r}"
         )
     return load_sequences(
-        str(spec),
+        spec,
         split,
         classes=options.get("classes"),
         num_videos=options.get("num_images"),

@@ -126,9 +126,10 @@ def register_source(source: DataSource) -> DataSource:
     return source
 
 
-def spec_forms() -> list[str]:
-    """Every spec form, for messages: ["synthetic", "tiny-imagenet:PATH", ...]."""
-    return [source.form for source in SOURCES.values()]
+def spec_forms(images: bool | None = None) -> list[str]:
+    """The spec forms, for messages: ["synthetic", "tiny-imagenet:PATH", ...]; with `images`
+    True or False, only those of image or of feature-sequence sources."""
+    return [s.form for s in SOURCES.values() if images is None or s.images == images]
 
 
 def _normal_kind(kind: str) -> str:
@@ -151,7 +152,11 @@ class DataSpec:
 
     @classmethod
     def parse(
-        cls, spec: Any, data_dir: str | os.PathLike | None = None, name: str = "data"
+        cls,
+        spec: Any,
+        data_dir: str | os.PathLike | None = None,
+        name: str = "data",
+        forms: bool | None = None,
     ) -> DataSpec:
         """Parses "KIND" or "KIND:ARG" (a `DataSpec` passes through, `data_dir` filling its own).
 
@@ -160,6 +165,8 @@ class DataSpec:
             data_dir: see the module docstring.
             name: the argument's name in error messages ("data" in TrainConfig, "spec" in
                 `load_dataset`).
+            forms: the forms an error lists: None all, False those of feature sequences (the
+                temporal task's), True those of images (`spec_forms`).
 
         Raises:
             TypeError: `spec` is not a string; ValueError: an unknown kind, a missing ARG or
@@ -168,10 +175,10 @@ class DataSpec:
         if isinstance(spec, DataSpec):
             if data_dir is None or spec.data_dir is not None:
                 return spec
-            return cls.parse(str(spec), data_dir, name)
+            return cls.parse(str(spec), data_dir, name, forms)
         if not isinstance(spec, str):
             raise TypeError(
-                f"`{name}` must be a string, one of {spec_forms()}. Received: {name}={spec!r}"
+                f"`{name}` must be a string, one of {spec_forms(forms)}. Received: {name}={spec!r}"
             )
         if data_dir is not None and not isinstance(data_dir, str | os.PathLike):
             raise TypeError(
@@ -183,7 +190,7 @@ class DataSpec:
         source = SOURCES.get(kind)
         received = f"Received: {name}={spec!r}"
         if source is None or (sep and not arg.strip()):
-            raise ValueError(f"`{name}` must be one of {spec_forms()}. {received}")
+            raise ValueError(f"`{name}` must be one of {spec_forms(forms)}. {received}")
         if not sep:
             arg = None
         if source.arg is None and arg is not None:

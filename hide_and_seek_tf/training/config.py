@@ -21,7 +21,7 @@ from hide_and_seek_tf._checks import (
     is_int,
     positive_int,
 )
-from hide_and_seek_tf.data.sources import SOURCES, DataSpec, spec_forms
+from hide_and_seek_tf.data.sources import DataSpec
 from hide_and_seek_tf.models.contract import POOLINGS
 from hide_and_seek_tf.training.precision import fastest_precision
 
@@ -89,15 +89,8 @@ def check_data_spec(data: Any, data_dir: str | None, *, images: bool) -> DataSpe
     Raises:
         TypeError / ValueError: not a spec, or one of the other task, naming it.
     """
-    try:
-        spec = parse_data_spec(data, data_dir)
-    except (TypeError, ValueError) as err:
-        every = str(spec_forms())
-        if images or every not in str(err):
-            raise
-        # The temporal task names only the forms it can train on.
-        sequence_forms = str([source.form for source in SOURCES.values() if not source.images])
-        raise type(err)(str(err).replace(every, sequence_forms)) from None
+    # The temporal task names only the forms it can train on; the image task every form.
+    spec = DataSpec.parse(data, data_dir=data_dir, name="data", forms=None if images else False)
     if spec.source.images != images:
         what = (
             "images, for the image task (`TrainConfig`)"
